@@ -1,0 +1,117 @@
+"""Test set-up: real weights where they exist, planted ones where not, and no network.
+
+``DEEPFACE_HOME`` points at a fresh folder for the session whose ``.deepface/weights``
+links the real files of ``../shared/weights`` (or ``$DEEPFACE_BATCH_WEIGHTS``). RetinaFace
+and YOLO weights are planted there on demand (see planting.py). Any attempt to reach the
+network fails the test that made it: a test must never download anything.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent
+
+# -- environment, set before deepface is imported anywhere --------------------------------
+_HOME = Path(tempfile.mkdtemp(prefix="deepface-batch-home-"))
+WEIGHTS_DIR = _HOME / ".deepface" / "weights"
+WEIGHTS_DIR.mkdir(parents=True)
+_USER_HOME = os.environ.get("DEEPFACE_HOME")
+os.environ["DEEPFACE_HOME"] = str(_HOME)
+os.environ.setdefault("YOLO_OFFLINE", "true")  # ultralytics: no online checks
+os.environ.setdefault("YOLO_CONFIG_DIR", str(_HOME / "ultralytics"))
+
+SHARED_WEIGHTS = Path(os.environ.get("DEEPFACE_BATCH_WEIGHTS", ROOT.parent / "shared" / "weights"))
+
+sys.path.insert(0, str(ROOT / "tests"))
+import planting  # noqa: E402  pylint: disable=wrong-import-position
+
+LINKED: list[str] = []
+if SHARED_WEIGHTS.is_dir():
+    LINKED += planting.link_shared_weights(SHARED_WEIGHTS, WEIGHTS_DIR)
+if _USER_HOME and (Path(_USER_HOME) / ".deepface" / "weights").is_dir():
+    # real weights a developer has (RetinaFace, YOLO, ...) take the place of planted ones
+    LINKED += planting.link_shared_weights(Path(_USER_HOME) / ".deepface" / "weights", WEIGHTS_DIR)
+
+#: backends that must run where the tests run (CI sets it): a skip of one is a failure
+REQUIRED = {n for n in os.environ.get("DEEPFACE_BATCH_REQUIRE", "").split(",") if n}
+
+
+# -- the network guard --------------------------------------------------------------------
+NETWORK_ATTEMPTS: list[str] = []
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _is_local(address) -> bool:
+    if isinstance(address, (str, bytes)):  # unix socket
+        return True
+    host = str(address[0])
+    return host in {"localhost", "::1"} or host.startswith("127.")
+
+
+def _guarded(real):
+    def connect(self, address):
+        if not _is_local(address):
+            NETWORK_ATTEMPTS.append(repr(address))
+            raise OSError(f"deepface-batch tests: network access to {address!r} is blocked")
+        return real(self, address)
+
+    return connect
+
+
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _getaddrinfo(host, *args, **kwargs):
+    if host is not None and not _is_local((host if isinstance(host, str) else host.decode(), 0)):
+        NETWORK_ATTEMPTS.append(f"lookup of {host!r}")
+        raise socket.gaierror(f"deepface-batch tests: network lookup of {host!r} is blocked")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+socket.socket.connect = _guarded(_real_connect)
+socket.socket.connect_ex = _guarded(_real_connect_ex)
+socket.getaddrinfo = _getaddrinfo
+
+
+@pytest.fixture(autouse=True)
+def no_network():
+    """Fail, loudly, any test during which something tried to download."""
+    before = len(NETWORK_ATTEMPTS)
+    yield
+    attempts = NETWORK_ATTEMPTS[before:]
+    assert not attempts, (
+        f"the test tried to reach the network ({', '.join(attempts)}): a weight file is "
+        "missing from DEEPFACE_HOME, or a library tried to download something"
+    )
+
+
+# -- shared fixtures ----------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def weights_dir() -> Path:
+    return WEIGHTS_DIR
+
+
+@pytest.fixture(scope="session")
+def engine() -> str:
+    from deepface.commons import backend_utils
+
+    return backend_utils.get_backend_engine()
+
+
+def require(name: str, reason: str) -> None:
+    """Skip with ``reason``, unless the backend is required here, then fail."""
+    if name in REQUIRED:
+        pytest.fail(f"{name} is required here (DEEPFACE_BATCH_REQUIRE) but: {reason}")
+    pytest.skip(reason)
+
+
+def real_weight(file_name: str) -> bool:
+    return (WEIGHTS_DIR / file_name).exists()

@@ -1,0 +1,57 @@
+"""deepface-batch: true batched inference for deepface's extract_faces.
+
+    import deepface_batch
+    faces_per_image = deepface_batch.extract_faces([img1, img2], detector_backend="ssd")
+
+Installed with pip, the package also patches deepface itself when deepface is imported
+(``DEEPFACE_BATCH_DISABLE=1`` opts out), so ``DeepFace.extract_faces([img1, img2])`` runs
+batched too. One image in gives exactly upstream's result.
+"""
+
+from __future__ import annotations
+
+from deepface_batch.api import extract_faces, iter_extract_faces
+from deepface_batch.errors import (
+    BatchModeError,
+    DeepfaceBatchError,
+    DetectorUnavailableError,
+    InvalidImageError,
+    PluginValidationError,
+    UnknownDetectorError,
+    UnsupportedDeepfaceVersion,
+)
+from deepface_batch.patch import is_patched, patch, patched, unpatch, unpatched
+from deepface_batch.plugin import BatchMode, DetectorPlugin, Requirement, Tolerance
+from deepface_batch.registry import (
+    detectors,
+    get_detector,
+    register_detector,
+    unregister_detector,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BatchMode",
+    "BatchModeError",
+    "DeepfaceBatchError",
+    "DetectorPlugin",
+    "DetectorUnavailableError",
+    "InvalidImageError",
+    "PluginValidationError",
+    "Requirement",
+    "Tolerance",
+    "UnknownDetectorError",
+    "UnsupportedDeepfaceVersion",
+    "detectors",
+    "extract_faces",
+    "get_detector",
+    "is_patched",
+    "iter_extract_faces",
+    "patch",
+    "patched",
+    "register_detector",
+    "unpatch",
+    "unpatched",
+    "__version__",
+]

@@ -1,0 +1,92 @@
+"""Every accepted input form, turned into ``(index, item)`` pairs and loaded images.
+
+A single image is what upstream takes: a path (str or ``pathlib.Path``), a BGR numpy
+array, a base64 data URI, a URL, or a binary file object. A batch is a list or tuple of
+those, a 4-D array ``(N, H, W, 3)``, or any other iterable, which is consumed lazily.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+
+from deepface_batch.errors import InvalidImageError
+
+
+def is_single(images: Any) -> bool:
+    """Whether ``images`` is one image rather than a batch of them."""
+    if isinstance(images, np.ndarray):
+        return images.ndim != 4
+    if isinstance(images, (str, bytes, os.PathLike)):
+        return True
+    if hasattr(images, "read") and callable(images.read):
+        return True
+    return not isinstance(images, Iterable)
+
+
+def known_length(images: Any) -> int | None:
+    """The number of items in a batch, when it can be known without consuming it."""
+    try:
+        return len(images)
+    except TypeError:
+        return None
+
+
+def iter_items(images: Any) -> Iterator[tuple[int, Any]]:
+    """Enumerate a batch lazily; a 4-D array yields views of its frames."""
+    if isinstance(images, np.ndarray):
+        if images.ndim != 4 or images.shape[-1] != 3:
+            raise InvalidImageError(
+                None, f"expected a batch array of shape (N, H, W, 3), got shape {images.shape}"
+            )
+        return enumerate(images[i] for i in range(images.shape[0]))
+    if isinstance(images, dict):
+        raise InvalidImageError(
+            None, "expected an image or an iterable of images, got a dict"
+        )
+    return enumerate(images)
+
+
+def check_image(index: int | None, img: Any) -> np.ndarray:
+    """Reject a loaded image that upstream's detectors cannot take, naming its index."""
+    if not isinstance(img, np.ndarray):
+        raise InvalidImageError(index, f"expected a numpy array image, got {type(img).__name__}")
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise InvalidImageError(index, f"expected an H x W x 3 image, got shape {img.shape}")
+    if img.shape[0] == 0 or img.shape[1] == 0:
+        raise InvalidImageError(index, f"expected a non-empty image, got shape {img.shape}")
+    return img
+
+
+def describe(item: Any) -> str:
+    """A short name for an input item in an error message."""
+    if isinstance(item, (str, os.PathLike)):
+        text = os.fspath(item)
+        if text.startswith("data:image/"):
+            return "base64 image"
+        return repr(text if len(text) <= 200 else text[:200] + "...")
+    if isinstance(item, np.ndarray):
+        return f"array of shape {item.shape}"
+    return type(item).__name__
+
+
+def load(index: int | None, item: Any, loader: Any) -> tuple[np.ndarray, str]:
+    """Load one item with upstream's loader and check it.
+
+    Args:
+        index: the item's position in the batch (``None`` for a single image).
+        item: the input item.
+        loader: the compat layer's ``load_image``.
+
+    Raises:
+        InvalidImageError: naming the index and, for a path, the path.
+    """
+    try:
+        img, img_name = loader(item)
+    except InvalidImageError:
+        raise
+    except Exception as err:
+        raise InvalidImageError(index, f"cannot read image {describe(item)}: {err}") from err
+    return check_image(index, img), img_name

@@ -1,0 +1,162 @@
+"""patch() / unpatch() / patched(): make deepface's own functions batch, reversibly.
+
+Modelled on opentelemetry's BaseInstrumentor: the deepface version is checked before
+anything changes, a second ``patch()`` does nothing, and ``unpatch()`` restores an
+attribute only while it is still our wrapper. The wrapped attributes are the module
+attributes deepface's callers look up at call time: ``DeepFace.extract_faces``,
+``verify``, ``find``, ``analyze`` and ``represent`` all reach
+``deepface.modules.detection.extract_faces`` through the module.
+
+A single image goes to the original function untouched, so its result is bit-identical
+to unpatched deepface. A batch (list, tuple, 4-D array, any iterable) goes to the engine
+and comes back in upstream's output structure.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import logging
+import sys
+import threading
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+from deepface_batch import compat, inputs
+
+logger = logging.getLogger(__name__)
+
+MARKER = "__deepface_batch_wrapper__"
+
+_lock = threading.RLock()
+
+
+def _wrap_extract_faces(original: Callable[..., Any]) -> Callable[..., Any]:
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def extract_faces(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(*args, **kwargs)
+        options = dict(bound.arguments)
+        images = options.pop("img_path")
+        backend = options.get("detector_backend", "opencv")
+        if inputs.is_single(images) and backend in compat.get().DETECTORS:
+            return original(*args, **kwargs)
+        from deepface_batch import api  # the engine imports deepface: import it late
+
+        return api.extract_faces(images, **options)
+
+    setattr(extract_faces, MARKER, True)
+    return extract_faces
+
+
+#: module -> {attribute: wrapper factory}
+TARGETS: dict[str, dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]]] = {
+    "deepface.modules.detection": {"extract_faces": _wrap_extract_faces},
+}
+
+
+def is_wrapper(obj: Any) -> bool:
+    """Whether ``obj`` is one of deepface_batch's wrappers."""
+    return bool(getattr(obj, MARKER, False))
+
+
+def patch_module(module_name: str) -> bool:
+    """Wrap the targets of one (already imported) module; True if anything changed.
+
+    The import hook calls this as soon as a target module has run, so deepface is patched
+    even when a user never imports deepface_batch.
+    """
+    compat.check_version()
+    module = sys.modules.get(module_name) or importlib.import_module(module_name)
+    changed = False
+    with _lock:
+        for attribute, factory in TARGETS.get(module_name, {}).items():
+            current = getattr(module, attribute)
+            if is_wrapper(current):
+                continue
+            setattr(module, attribute, factory(current))
+            changed = True
+    return changed
+
+
+def patch() -> bool:
+    """Make deepface's ``extract_faces`` batch lists and 4-D arrays.
+
+    Returns:
+        True if this call patched anything; False when deepface was patched already (a
+        second call is a no-op).
+
+    Raises:
+        UnsupportedDeepfaceVersion: before changing anything, when the installed deepface
+            is not one deepface_batch supports.
+    """
+    compat.check_version()
+    changed = False
+    for module_name in TARGETS:
+        changed |= patch_module(module_name)
+    if not changed:
+        logger.debug("deepface_batch.patch(): deepface is already patched; nothing to do")
+    return changed
+
+
+def unpatch() -> bool:
+    """Restore deepface's original functions; True if anything was restored.
+
+    An attribute someone else has replaced since (a wrapper of theirs around ours) is
+    left alone, with a warning, rather than torn out from under them.
+    """
+    changed = False
+    with _lock:
+        for module_name, attributes in TARGETS.items():
+            module = sys.modules.get(module_name)
+            if module is None:
+                continue
+            for attribute in attributes:
+                current = getattr(module, attribute)
+                if is_wrapper(current):
+                    setattr(module, attribute, current.__wrapped__)
+                    changed = True
+                elif is_wrapper(getattr(current, "__wrapped__", None)):
+                    logger.warning(
+                        "deepface_batch.unpatch(): %s.%s was wrapped again by %r; "
+                        "leaving it in place",
+                        module_name,
+                        attribute,
+                        current,
+                    )
+    return changed
+
+
+def is_patched() -> bool:
+    """Whether every target deepface attribute is currently wrapped."""
+    for module_name, attributes in TARGETS.items():
+        module = sys.modules.get(module_name)
+        if module is None or not all(is_wrapper(getattr(module, a)) for a in attributes):
+            return False
+    return True
+
+
+@contextmanager
+def patched() -> Iterator[None]:
+    """Patch for the duration of a ``with`` block, then restore the state before it."""
+    was_patched = is_patched()
+    patch()
+    try:
+        yield
+    finally:
+        if not was_patched:
+            unpatch()
+
+
+@contextmanager
+def unpatched() -> Iterator[None]:
+    """Run upstream's own functions for the duration of a ``with`` block."""
+    was_patched = is_patched()
+    unpatch()
+    try:
+        yield
+    finally:
+        if was_patched:
+            patch()

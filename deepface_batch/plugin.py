@@ -1,0 +1,159 @@
+"""The detector plugin base class: what a backend declares and what it must do."""
+
+from __future__ import annotations
+
+import importlib.util
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, fields
+from enum import Enum
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+
+from deepface_batch.errors import DetectorUnavailableError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from deepface.models.Detector import FacialAreaRegion
+
+
+class BatchMode(str, Enum):
+    """How a plugin runs a batch."""
+
+    NATIVE = "native"  #: one forward pass per batch (or per same-shape group)
+    PSEUDO = "pseudo"  #: a loop over the images
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """The largest difference from the single-image path a plugin allows, per face.
+
+    Attributes:
+        box_px: x, y, w and h of the facial area, in pixels.
+        landmark_px: each eye, nose and mouth coordinate, in pixels.
+        confidence: the (rounded) confidence upstream reports.
+        face: the face image's pixels after normalisation (0..1 when ``normalize_face``);
+            compared only where both faces have the same shape.
+    """
+
+    box_px: float = 0.0
+    landmark_px: float = 0.0
+    confidence: float = 0.0
+    face: float = 0.0
+
+    @property
+    def exact(self) -> bool:
+        """Whether the plugin promises upstream's result bit for bit."""
+        return all(getattr(self, f.name) == 0 for f in fields(self))
+
+
+EXACT = Tolerance()
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A package a plugin needs: the module it imports and how to install it."""
+
+    module: str
+    install: str  #: the pip command's arguments, e.g. "'deepface-batch[yolo]'"
+
+    def installed(self) -> bool:
+        """Whether the module can be imported, checked without importing it."""
+        try:
+            return importlib.util.find_spec(self.module) is not None
+        except (ImportError, ValueError):
+            return False
+
+
+class DetectorPlugin(ABC):
+    """A face detector that takes a batch of images.
+
+    Subclasses set the class attributes and implement :meth:`detect_batch`. deepface_batch
+    does everything around the detector call (borders, cropping, alignment, the result
+    dicts) with upstream's own helpers, so a plugin only finds facial areas.
+
+    Attributes:
+        name: the ``detector_backend`` string users pass.
+        batch_mode: ``native`` (one forward pass per batch) or ``pseudo`` (a loop).
+        tolerance: the largest difference from the single-image path; the contract suite
+            in :mod:`deepface_batch.testing` proves it.
+        requires: packages the plugin needs, with the pip command for each.
+        detects_faces: ``False`` for ``skip``, which takes the whole image as the face.
+    """
+
+    name: ClassVar[str]
+    batch_mode: ClassVar[BatchMode] = BatchMode.PSEUDO
+    tolerance: ClassVar[Tolerance] = EXACT
+    requires: ClassVar[tuple[Requirement, ...]] = ()
+    detects_faces: ClassVar[bool] = True
+
+    def check_available(self) -> None:
+        """Raise :class:`DetectorUnavailableError` naming the missing package and the pip
+        command; return quietly when the plugin can run."""
+        for requirement in self.requires:
+            if not requirement.installed():
+                raise DetectorUnavailableError(
+                    f"detector backend '{self.name}' needs the '{requirement.module}' module, "
+                    f"which is not installed; install it with: pip install {requirement.install}"
+                )
+
+    @abstractmethod
+    def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[FacialAreaRegion]]:
+        """Find the faces in each image.
+
+        Args:
+            images: BGR images, as upstream's detectors take them (already bordered when
+                ``align=True``). Shapes may differ.
+
+        Returns:
+            One list of ``FacialAreaRegion`` per image, in order; an empty list for an
+            image without faces.
+        """
+
+    def prepare(self) -> None:
+        """Load models and weights once, before the first batch. Errors raised here are
+        the plugin's, not any one image's."""
+
+    def detect_one(self, image: np.ndarray) -> list[FacialAreaRegion]:
+        """The single-image path the contract suite compares batches against.
+
+        Built-in plugins return upstream's own detector's result; the default runs a
+        batch of one.
+        """
+        return self.detect_batch([image])[0]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} {self.batch_mode.value}>"
+
+
+class UpstreamPseudoPlugin(DetectorPlugin):
+    """A plugin that loops over upstream deepface's own detector for its backend name."""
+
+    batch_mode = BatchMode.PSEUDO
+    tolerance = EXACT
+
+    def __init__(self) -> None:
+        self._detector: Any = None
+
+    @property
+    def detector(self) -> Any:
+        """Upstream's detector instance (built, and its weights loaded, on first use)."""
+        if self._detector is None:
+            from deepface_batch import compat
+
+            try:
+                self._detector = compat.get().build_detector(self.name)
+            except Exception as err:
+                raise DetectorUnavailableError(
+                    f"detector backend '{self.name}' could not be built: {err}. deepface "
+                    "loads weights from $DEEPFACE_HOME/.deepface/weights (downloading them "
+                    "when missing): put the file there, or check the package it names"
+                ) from err
+        return self._detector
+
+    def prepare(self) -> None:
+        _ = self.detector
+
+    def detect_one(self, image: np.ndarray) -> list[FacialAreaRegion]:
+        return list(self.detector.detect_faces(image))
+
+    def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[FacialAreaRegion]]:
+        return [self.detect_one(image) for image in images]

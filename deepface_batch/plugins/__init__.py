@@ -1,0 +1,1 @@
+"""Built-in detector plugins, one module per deepface backend."""

@@ -1,0 +1,12 @@
+"""The centerface detector backend: upstream's detector in a loop (pseudo batching)."""
+
+from __future__ import annotations
+
+from deepface_batch.plugin import UpstreamPseudoPlugin
+
+
+class CenterFacePlugin(UpstreamPseudoPlugin):
+    """centerface through upstream deepface's own detector, one image at a time."""
+
+    name = "centerface"
+

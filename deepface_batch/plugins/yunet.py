@@ -1,0 +1,12 @@
+"""The yunet detector backend: upstream's detector in a loop (pseudo batching)."""
+
+from __future__ import annotations
+
+from deepface_batch.plugin import UpstreamPseudoPlugin
+
+
+class YuNetPlugin(UpstreamPseudoPlugin):
+    """yunet through upstream deepface's own detector, one image at a time."""
+
+    name = "yunet"
+
