@@ -115,3 +115,16 @@ def require(name: str, reason: str) -> None:
 
 def real_weight(file_name: str) -> bool:
     return (WEIGHTS_DIR / file_name).exists()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Each distinct skip reason once, with its count: which backends did not run, and why."""
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    if reasons:
+        terminalreporter.section("skipped, by reason")
+        for reason, count in sorted(reasons.items()):
+            terminalreporter.line(f"{count:4d} x {reason}")
