@@ -65,20 +65,33 @@ def group_by_shape(images: Sequence[np.ndarray]) -> dict[tuple[int, ...], list[i
     return dict(groups)
 
 
+#: pixels one forward pass may take: a detector's activations grow with them, and
+#: ``align=True`` doubles both sides of every image before detection
+MAX_PIXELS_PER_PASS = 16 * 1280 * 960
+
+
 def run_grouped(
-    images: Sequence[np.ndarray], forward: Callable[[list[np.ndarray]], list[Any]]
+    images: Sequence[np.ndarray],
+    forward: Callable[[list[np.ndarray]], list[Any]],
+    max_pixels: int = MAX_PIXELS_PER_PASS,
 ) -> list[Any]:
-    """Call ``forward`` once per same-shape group and put the results back in order."""
+    """Call ``forward`` once per same-shape group and put the results back in order.
+
+    A group larger than ``max_pixels`` is split, so that memory stays bounded for large
+    images whatever the ``batch_size``.
+    """
     results: list[Any] = [None] * len(images)
-    for positions in group_by_shape(images).values():
-        outputs = forward([images[p] for p in positions])
-        if len(outputs) != len(positions):
-            raise RuntimeError(
-                f"a batched forward pass returned {len(outputs)} results for "
-                f"{len(positions)} images"
-            )
-        for position, output in zip(positions, outputs):
-            results[position] = output
+    for shape, positions in group_by_shape(images).items():
+        per_pass = max(1, max_pixels // max(1, shape[0] * shape[1]))
+        for part in chunks(positions, per_pass):
+            outputs = forward([images[p] for p in part])
+            if len(outputs) != len(part):
+                raise RuntimeError(
+                    f"a batched forward pass returned {len(outputs)} results for "
+                    f"{len(part)} images"
+                )
+            for position, output in zip(part, outputs):
+                results[position] = output
     return results
 
 

@@ -30,8 +30,9 @@ class Tolerance:
         box_px: x, y, w and h of the facial area, in pixels.
         landmark_px: each eye, nose and mouth coordinate, in pixels.
         confidence: the (rounded) confidence upstream reports.
-        face: the face image's pixels after normalisation (0..1 when ``normalize_face``);
-            compared only where both faces have the same shape.
+        face: the face image's pixels after normalisation (0..1 when ``normalize_face``),
+            compared where box and landmarks agree exactly (elsewhere the crop or the
+            alignment angle differs, and the box and landmark tolerances apply).
     """
 
     box_px: float = 0.0
