@@ -45,6 +45,29 @@ def _weights_home() -> None:
     os.environ["DEEPFACE_HOME"] = str(home)
 
 
+def _plant_yolo() -> None:
+    """Seeded YOLO face models of the real architectures: speed does not depend on the
+    weights, and random weights need a low threshold to find anything."""
+    os.environ.setdefault("YOLO_OFFLINE", "true")
+    sys.path.insert(0, str(ROOT / "tests"))
+    import planting
+    from deepface_batch import samples
+
+    # plant into a fresh home that links the real weights, never into the user's own
+    source = Path(os.environ["DEEPFACE_HOME"]) / ".deepface" / "weights"
+    home = Path(tempfile.mkdtemp(prefix="deepface-batch-bench-yolo-"))
+    weights = home / ".deepface" / "weights"
+    weights.mkdir(parents=True)
+    if source.is_dir():
+        for entry in source.iterdir():
+            (weights / entry.name).symlink_to(entry.resolve())
+    os.environ["DEEPFACE_HOME"] = str(home)
+    for backend, file_name in planting.YOLO_FILES.items():
+        if not (weights / file_name).exists():
+            planting.plant_yolo(backend, weights, [samples.astronaut(), *samples.video_frames()[:3]])
+    os.environ.setdefault("YOLO_MIN_DETECTION_CONFIDENCE", "0.03")
+
+
 def same_size_set(n: int) -> list[np.ndarray]:
     from deepface_batch import samples
 
@@ -188,15 +211,23 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--profile", action="store_true", help="profile one batch per backend")
     parser.add_argument("--out", help="write the markdown report here")
+    parser.add_argument(
+        "--plant-yolo",
+        action="store_true",
+        help="plant seeded yolov8n/yolov11n weights (tests/planting.py) where none are present",
+    )
     args = parser.parse_args()
     _weights_home()
+    if args.plant_yolo:
+        _plant_yolo()
 
     sets = {"same-size 640 x 480 frames": same_size_set(args.n), "mixed sizes": mixed_set(args.n)}
     report = [
         f"## {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC",
         "",
         f"Machine: {machine()}.",
-        f"Command: `python benchmarks/bench_detectors.py --backends {args.backends} --n {args.n} --batch-size {args.batch_size}`; "
+        f"Command: `python benchmarks/bench_detectors.py --backends {args.backends} --n {args.n} --batch-size {args.batch_size}"
+        f"{' --plant-yolo' if args.plant_yolo else ''}`; "
         "defaults otherwise (align=True, enforce_detection=False).",
         "",
     ]

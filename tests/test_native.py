@@ -69,3 +69,54 @@ def test_centerface_session_serves_every_shape_and_batch(weights_dir, frames):
     for i in range(len(frames)):
         alone = plugin.forward(batch[i : i + 1])
         assert max(float(np.abs(a[i : i + 1] - b).max()) for a, b in zip(together, alone)) < 1e-4
+
+
+@pytest.fixture(scope="module")
+def planted_yolo(engine):
+    pytest.importorskip("ultralytics", reason="YOLO needs ultralytics: pip install 'deepface-batch[yolo]'")
+    import os
+
+    import planting
+    from conftest import WEIGHTS_DIR
+
+    if not real_weight("yolov8n-face.pt"):
+        planting.plant_yolo("yolov8n", WEIGHTS_DIR, [samples.astronaut(), *samples.video_frames()[:3]])
+    saved = os.environ.get("YOLO_MIN_DETECTION_CONFIDENCE")
+    os.environ["YOLO_MIN_DETECTION_CONFIDENCE"] = "0.03"
+    yield registry.get_detector("yolov8n")
+    if saved is None:
+        os.environ.pop("YOLO_MIN_DETECTION_CONFIDENCE")
+    else:
+        os.environ["YOLO_MIN_DETECTION_CONFIDENCE"] = saved
+
+
+def test_yolo_single_image_keeps_every_face(planted_yolo):
+    """PR #1435's bug: a one-image batch unwrapped to its first face. Every face stays,
+    in batches of one and of many, and matches upstream's own single-image call."""
+    import deepface_batch
+
+    image = samples.video_frames()[2]
+    bordered = compat.get().add_border(image, True)[0]
+    upstream_regions = planted_yolo.detect_one(bordered)
+    assert len(upstream_regions) > 1, "the planted model should find several faces here"
+    alone = planted_yolo.detect_batch([bordered])[0]
+    among = planted_yolo.detect_batch([bordered, bordered.copy(), bordered.copy()])
+    for regions in (alone, *among):
+        assert len(regions) == len(upstream_regions)
+    single = deepface_batch.extract_faces(image, detector_backend="yolov8n")
+    batch = deepface_batch.extract_faces([image, image], detector_backend="yolov8n", batch_size=1)
+    want = compat.get().reference_extract_faces(image, detector_backend="yolov8n")
+    assert len(single) == len(want) == len(batch[0]) == len(batch[1]) > 1
+
+
+def test_yolo_keeps_the_process_thread_settings(planted_yolo):
+    import os
+
+    import torch
+
+    torch.set_num_threads(2)
+    omp = os.environ.get("OMP_NUM_THREADS")
+    planted_yolo.detector.model.predictor = None  # a new predictor: ultralytics' set-up again
+    planted_yolo.detect_batch([samples.video_frames()[0]])
+    assert torch.get_num_threads() == 2
+    assert os.environ.get("OMP_NUM_THREADS") == omp
