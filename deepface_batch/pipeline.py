@@ -74,15 +74,18 @@ def run_grouped(
     images: Sequence[np.ndarray],
     forward: Callable[[list[np.ndarray]], list[Any]],
     max_pixels: int = MAX_PIXELS_PER_PASS,
+    max_images: int | None = None,
 ) -> list[Any]:
     """Call ``forward`` once per same-shape group and put the results back in order.
 
-    A group larger than ``max_pixels`` is split, so that memory stays bounded for large
-    images whatever the ``batch_size``.
+    A group larger than ``max_pixels`` (or than ``max_images`` images) is split, so that
+    memory stays bounded for large images whatever the ``batch_size``.
     """
     results: list[Any] = [None] * len(images)
     for shape, positions in group_by_shape(images).items():
         per_pass = max(1, max_pixels // max(1, shape[0] * shape[1]))
+        if max_images:
+            per_pass = min(per_pass, max_images)
         for part in chunks(positions, per_pass):
             outputs = forward([images[p] for p in part])
             if len(outputs) != len(part):

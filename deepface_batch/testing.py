@@ -52,7 +52,9 @@ def _distance(a: Any, b: Any) -> float:
 
 def _box_key(face: dict[str, Any]) -> tuple:
     area = face["facial_area"]
-    return (area["x"], area["y"], area["w"], area["h"])
+    # boxes clipped to the image edges can tie: the eyes and the confidence break ties
+    eyes = tuple(tuple(area.get(k) or ()) for k in ("left_eye", "right_eye"))
+    return (area["x"], area["y"], area["w"], area["h"], eyes, face.get("confidence", 0))
 
 
 def compare_faces(

@@ -26,7 +26,10 @@ SEED = 0
 YOLO_FILES = {
     "yolov8n": "yolov8n-face.pt",
     "yolov11n": "yolov11n-face.pt",
+    "yolov12n": "yolov12n-face.pt",
 }
+#: the ultralytics definition each planted detection model is built from
+_YOLO_DETECT_YAML = {"yolov11n": "yolo11n.yaml", "yolov12n": "yolo12n.yaml"}
 
 
 def _calibrate_torch_bn(model, run: Callable[[], None]) -> None:
@@ -47,7 +50,8 @@ def plant_yolo(backend: str, weights_dir: Path, samples: Sequence[np.ndarray]) -
     """A YOLO face model from ultralytics' definitions, saved as deepface's file.
 
     yolov8n-face is a pose model with one class and five keypoints (the eyes first), as
-    the file deepface downloads is; yolov11n-face is a one-class detection model.
+    the file deepface downloads is; yolov11n-face and yolov12n-face are one-class detection
+    models.
     """
     import cv2
     import torch
@@ -59,7 +63,7 @@ def plant_yolo(backend: str, weights_dir: Path, samples: Sequence[np.ndarray]) -
         model = PoseModel("yolov8n-pose.yaml", nc=1, data_kpt_shape=(5, 3), verbose=False)
         task = "pose"
     else:
-        model = DetectionModel("yolo11n.yaml", nc=1, verbose=False)
+        model = DetectionModel(_YOLO_DETECT_YAML[backend], nc=1, verbose=False)
         task = "detect"
     model.names = {0: "face"}
     model.args = {"task": task}

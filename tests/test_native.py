@@ -9,6 +9,7 @@ import pytest
 
 from conftest import real_weight
 from deepface_batch import compat, registry, samples
+from deepface_batch.testing import _regions_close
 
 
 def _bordered(images):
@@ -109,14 +110,136 @@ def test_yolo_single_image_keeps_every_face(planted_yolo):
     assert len(single) == len(want) == len(batch[0]) == len(batch[1]) > 1
 
 
-def test_yolo_keeps_the_process_thread_settings(planted_yolo):
+def test_yolo_runs_on_its_threads_and_keeps_the_process_settings(planted_yolo):
+    """ultralytics leaves torch on cores - 1 threads and OMP_NUM_THREADS=1; the plugin runs
+    its passes on the threads it was given and leaves the process as it found it."""
     import os
 
     import torch
 
-    torch.set_num_threads(2)
+    seen: list[int] = []
     omp = os.environ.get("OMP_NUM_THREADS")
-    planted_yolo.detector.model.predictor = None  # a new predictor: ultralytics' set-up again
-    planted_yolo.detect_batch([samples.video_frames()[0]])
-    assert torch.get_num_threads() == 2
-    assert os.environ.get("OMP_NUM_THREADS") == omp
+    saved = planted_yolo.threads
+    planted_yolo.detect_batch([samples.video_frames()[0]])  # ultralytics' set-up, if still due
+    network = planted_yolo.detector.model.predictor.model  # the module predict runs
+    handle = network.register_forward_pre_hook(lambda *_: seen.append(torch.get_num_threads()))
+    try:
+        for before, given in ((1, 2), (2, 1)):
+            torch.set_num_threads(before)
+            planted_yolo.threads = given
+            seen.clear()
+            planted_yolo.detect_batch([samples.video_frames()[0]] * 2)
+            assert seen and set(seen) == {given}, f"passes ran on {seen} threads, not {given}"
+            assert torch.get_num_threads() == before
+            assert os.environ.get("OMP_NUM_THREADS") == omp
+        # a new predictor repeats ultralytics' set-up, which sets threads itself
+        torch.set_num_threads(2)
+        planted_yolo.detector.model.predictor = None
+        planted_yolo.detect_batch([samples.video_frames()[0]])
+        assert torch.get_num_threads() == 2
+        assert os.environ.get("OMP_NUM_THREADS") == omp
+    finally:
+        handle.remove()
+        planted_yolo.threads = saved
+
+
+def test_yolo_splits_groups_into_passes(planted_yolo):
+    """On a CPU a same-shape group goes in passes of ``images_per_pass`` images, with the
+    same results as one image per pass."""
+    frames = [samples.video_frames()[i % 3] for i in range(6)]
+    calls: list[int] = []
+    original = planted_yolo.predict
+
+    def predict(images):
+        calls.append(len(images))
+        return original(images)
+
+    saved = planted_yolo._images_per_pass
+    planted_yolo.predict = predict
+    try:
+        planted_yolo._images_per_pass = 4
+        in_fours = planted_yolo.detect_batch(frames)
+        assert calls == [4, 2]
+        calls.clear()
+        planted_yolo._images_per_pass = 1
+        alone = planted_yolo.detect_batch(frames)
+        assert calls == [1] * 6
+    finally:
+        del planted_yolo.predict
+        planted_yolo._images_per_pass = saved
+    assert sum(map(len, alone)) > 0, "the planted model should find faces in these frames"
+    for got, want in zip(in_fours, alone):
+        assert not _regions_close(got, want, planted_yolo.tolerance)
+
+
+def test_yolo_import_leaves_opencv_and_torch_threads(planted_yolo):
+    """Importing ultralytics turns OpenCV's threads off and sets OMP_NUM_THREADS=1 for the
+    whole process; preparing and running the plugin in a fresh interpreter leaves both,
+    and torch's threads, as they were."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import json, os, cv2, torch\n"
+        "before = [cv2.getNumThreads(), torch.get_num_threads(), os.environ.get('OMP_NUM_THREADS')]\n"
+        "from deepface_batch import registry, samples\n"
+        "plugin = registry.get_detector('yolov8n')\n"
+        "plugin.detect_batch([samples.video_frames()[0]] * 2)\n"
+        "after = [cv2.getNumThreads(), torch.get_num_threads(), os.environ.get('OMP_NUM_THREADS')]\n"
+        "import ultralytics\n"  # already imported: the plugin undid what the import did
+        "print(json.dumps([before, after]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    before, after = json.loads(out.stdout.strip().splitlines()[-1])
+    assert before[0] > 1 or os.cpu_count() == 1, "OpenCV should start with several threads"
+    assert after == before
+
+
+def test_fastmtcnn_stacked_group_equals_single_images(frames):
+    """The stack CUDA gets (a whole same-shape group per pass) against upstream's
+    single-image calls, on facenet-pytorch's real weights, in one process on the CPU."""
+    pytest.importorskip("facenet_pytorch", reason="fastmtcnn needs: pip install --no-deps facenet-pytorch")
+    plugin = registry.get_detector("fastmtcnn")
+    mixed = _bordered(samples.mixed_images())
+    images = [*frames, *mixed, *frames[::-1]]
+    passes: list[int] = []
+    original = plugin._detect_group
+
+    def spy(group):
+        passes.append(len(group))
+        return original(group)
+
+    plugin._detect_group = spy
+    saved = plugin._images_per_pass
+    plugin._images_per_pass = len(images)
+    try:
+        stacked = plugin.detect_batch(images)
+    finally:
+        plugin._images_per_pass = saved
+        del plugin._detect_group
+    shapes = {image.shape for image in images}
+    assert len(passes) == len(shapes) and max(passes) == 2 * len(frames)
+    assert sum(map(len, stacked)) > 0, "fastmtcnn should find the astronaut's face"
+    for index, image in enumerate(images):
+        problems = _regions_close(stacked[index], plugin.detect_one(image), plugin.tolerance)
+        assert not problems, f"image {index}: " + "; ".join(problems)
+
+
+def test_run_grouped_splits_groups_by_image_count():
+    from deepface_batch.pipeline import run_grouped
+
+    small = [np.full((4, 4, 3), i, np.uint8) for i in range(5)]
+    large = [np.full((8, 4, 3), 10 + i, np.uint8) for i in range(2)]
+    images = [small[0], large[0], *small[1:], large[1]]
+    calls: list[list[int]] = []
+
+    def forward(group):
+        calls.append([int(g[0, 0, 0]) for g in group])
+        return [int(g[0, 0, 0]) for g in group]
+
+    assert run_grouped(images, forward, max_images=2) == [0, 10, 1, 2, 3, 4, 11]
+    assert calls == [[0, 1], [2, 3], [4], [10, 11]]
