@@ -206,6 +206,13 @@ def test_fastmtcnn_stacked_group_equals_single_images(frames):
     plugin = registry.get_detector("fastmtcnn")
     mixed = _bordered(samples.mixed_images())
     images = [*frames, *mixed, *frames[::-1]]
+    passes = assert_whole_groups_match_single_images(plugin, images)
+    assert max(passes) == 2 * len(frames)
+
+
+def assert_whole_groups_match_single_images(plugin, images) -> list[int]:
+    """Run ``images`` with each same-shape group in one pass and compare every image with
+    the plugin's single-image path; return the pass sizes."""
     passes: list[int] = []
     original = plugin._detect_group
 
@@ -221,12 +228,12 @@ def test_fastmtcnn_stacked_group_equals_single_images(frames):
     finally:
         plugin._images_per_pass = saved
         del plugin._detect_group
-    shapes = {image.shape for image in images}
-    assert len(passes) == len(shapes) and max(passes) == 2 * len(frames)
-    assert sum(map(len, stacked)) > 0, "fastmtcnn should find the astronaut's face"
+    assert len(passes) == len({image.shape for image in images})
+    assert sum(map(len, stacked)) > 0, f"{plugin.name} should find the astronaut's face"
     for index, image in enumerate(images):
         problems = _regions_close(stacked[index], plugin.detect_one(image), plugin.tolerance)
         assert not problems, f"image {index}: " + "; ".join(problems)
+    return passes
 
 
 def test_run_grouped_splits_groups_by_image_count():
@@ -243,3 +250,14 @@ def test_run_grouped_splits_groups_by_image_count():
 
     assert run_grouped(images, forward, max_images=2) == [0, 10, 1, 2, 3, 4, 11]
     assert calls == [[0, 1], [2, 3], [4], [10, 11]]
+
+
+def test_mtcnn_stacked_group_equals_single_images(frames):
+    """A whole same-shape group in one pass (as with a GPU) through the plugin's compiled
+    MTCNN, against upstream's eager single-image calls, on mtcnn's real weights."""
+    pytest.importorskip("mtcnn", reason="mtcnn needs: pip install 'deepface-batch[tensorflow]'")
+    plugin = registry.get_detector("mtcnn")
+    passes = assert_whole_groups_match_single_images(
+        plugin, [*frames[:2], *_bordered(samples.mixed_images()), frames[2]]
+    )
+    assert max(passes) == 3

@@ -1,15 +1,122 @@
-"""The mtcnn detector backend: upstream's detector in a loop (pseudo batching)."""
+"""The mtcnn detector backend (the ``mtcnn`` package, TensorFlow), batched natively.
+
+mtcnn 1.x runs a list of images through its three stages together: P-Net once per pyramid
+scale on the whole stack, R-Net and O-Net once on every candidate of every image, NMS per
+image. To stack images of different sizes it pads them to the largest and shifts the
+results back, which moves boxes (upstream PR #1435 needed a 20% tolerance for it). The
+plugin gives it only same-shape groups, which need no padding, and maps every image's
+detections as upstream maps a single image's.
+
+The plugin keeps an MTCNN of its own (upstream's shared one stays as upstream runs it) whose
+three networks are called as compiled TensorFlow functions rather than eagerly, layer by
+layer: on a 2-core CPU that alone takes a 1280 x 960 frame from about 0.55 s to 0.35 s,
+with the same detections.
+
+On a CPU a stack costs more than it saves (measured on 2 cores, compiled: one 1280 x 960
+frame per pass 0.34 s, two per pass 0.9 s per frame, eight 1.5 s), so on a CPU the plugin
+sends one image per pass (``images_per_pass``); with a GPU visible to TensorFlow, a whole
+same-shape group goes in one pass.
+"""
 
 from __future__ import annotations
 
-from deepface_batch.plugin import Requirement, UpstreamPseudoPlugin
+from typing import Any, Sequence
+
+import numpy as np
+from deepface.models.Detector import FacialAreaRegion
+
+from deepface_batch.pipeline import run_grouped
+from deepface_batch.plugin import BatchMode, Requirement, Tolerance, UpstreamPseudoPlugin
+
+
+def regions_of(detections: Any) -> list[FacialAreaRegion]:
+    """Upstream's mapping of one image's mtcnn detections, step for step."""
+    regions = []
+    for detection in detections or []:
+        x, y, w, h = detection["box"]
+        # mtcnn names the eyes from the observer's side; deepface from the person's
+        regions.append(
+            FacialAreaRegion(
+                x=x,
+                y=y,
+                w=w,
+                h=h,
+                left_eye=detection["keypoints"]["right_eye"],
+                right_eye=detection["keypoints"]["left_eye"],
+                confidence=detection["confidence"],
+            )
+        )
+    return regions
+
+
+class _Compiled:
+    """A Keras network called through ``tf.function``: one graph per input signature,
+    generalised to unknown dimensions after a few (``reduce_retracing``), so image sizes
+    and candidate counts do not trace it again and again."""
+
+    def __init__(self, model: Any) -> None:
+        import tensorflow as tf
+
+        self.model = model
+        self._call = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+
+    def __call__(self, inputs: Any) -> Any:
+        return self._call(inputs)
 
 
 class MtCnnPlugin(UpstreamPseudoPlugin):
-    """mtcnn through upstream deepface's own detector, one image at a time."""
+    """mtcnn's own batch mode, one call per same-shape group of a batch."""
 
     name = "mtcnn"
+    batch_mode = BatchMode.NATIVE
     requires = (
         Requirement("tensorflow", "'deepface-batch[tensorflow]'"),
         Requirement("mtcnn", "'deepface-batch[tensorflow]'"),
     )
+    tolerance = Tolerance(box_px=1, landmark_px=1, confidence=1e-4)
+
+    def __init__(self, images_per_pass: int | None = None, compiled: bool = True) -> None:
+        super().__init__()
+        self._images_per_pass = images_per_pass
+        self.compiled = compiled
+        self._mtcnn: Any = None
+
+    @property
+    def images_per_pass(self) -> int | None:
+        """Images per pass: ``images_per_pass=`` when given, else one on a CPU and a whole
+        same-shape group (``None``) where TensorFlow sees a GPU."""
+        if self._images_per_pass:
+            return self._images_per_pass
+        import tensorflow as tf
+
+        return None if tf.config.list_physical_devices("GPU") else 1
+
+    def prepare(self) -> None:
+        super().prepare()
+        if self._mtcnn is None:
+            self._mtcnn = self._build()
+
+    def _build(self) -> Any:
+        """An MTCNN as upstream builds it, its networks compiled when ``compiled``."""
+        import warnings
+
+        from mtcnn import MTCNN
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            mtcnn = MTCNN()
+        if self.compiled:
+            for stage in mtcnn.stages:
+                stage._model = _Compiled(stage._model)  # pylint: disable=protected-access
+        return mtcnn
+
+    def _detect_group(self, images: list[np.ndarray]) -> list[list[FacialAreaRegion]]:
+        self.prepare()
+        # upstream hands mtcnn the BGR image reversed to RGB, as a view
+        detections = self._mtcnn.detect_faces([image[:, :, ::-1] for image in images])
+        if len(detections) != len(images):
+            raise RuntimeError(f"mtcnn returned {len(detections)} results for {len(images)} images")
+        return [regions_of(found) for found in detections]
+
+    def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[FacialAreaRegion]]:
+        return run_grouped(images, self._detect_group, max_images=self.images_per_pass)
