@@ -25,6 +25,9 @@ WEIGHTS_DIR.mkdir(parents=True)
 _USER_HOME = os.environ.get("DEEPFACE_HOME")
 os.environ["DEEPFACE_HOME"] = str(_HOME)
 os.environ.setdefault("YOLO_OFFLINE", "true")  # ultralytics: no online checks
+# retina-face needs tf.keras to be tf-keras (Keras 2) and sets this when it is imported;
+# a test that loads TensorFlow first (mtcnn's) would otherwise leave it Keras 3
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("YOLO_CONFIG_DIR", str(_HOME / "ultralytics"))
 
 SHARED_WEIGHTS = Path(os.environ.get("DEEPFACE_BATCH_WEIGHTS", ROOT.parent / "shared" / "weights"))
@@ -114,7 +117,8 @@ def require(name: str, reason: str) -> None:
 
 
 def real_weight(file_name: str) -> bool:
-    return (WEIGHTS_DIR / file_name).exists()
+    """Whether ``file_name`` is a real weight file (linked in), not a planted one."""
+    return file_name in LINKED
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -105,6 +105,15 @@ def compare_faces(
                     else f"shape {face_got.shape} vs {face_want.shape}"
                 )
                 problems.append(f"{at}: face image differs ({diff}; allowed: bit-identical)")
+        elif area_got == area_want and face_got.shape != face_want.shape:
+            # a box clipped to the image edges can agree after clipping and still have
+            # differed before it: the crop's size shows by how much
+            crop = max(abs(a - b) for a, b in zip(face_got.shape, face_want.shape))
+            if crop > tolerance.box_px:
+                problems.append(
+                    f"{at}: face crop {face_got.shape} vs {face_want.shape}: the box differs by "
+                    f"{crop} px before clipping (allowed {tolerance.box_px})"
+                )
         elif area_got == area_want:
             # the face image follows from the box and the eyes: where they agree, so must it
             diff = (

@@ -14,6 +14,7 @@ final face-score bias is shifted so that only a few anchors clear upstream's fix
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 from typing import Callable, Sequence
@@ -79,6 +80,41 @@ def plant_yolo(backend: str, weights_dir: Path, samples: Sequence[np.ndarray]) -
     _calibrate_torch_bn(model, lambda: model(batch))
     torch.save({"model": model, "train_args": {"task": task}, "date": "planted"}, target)
     return target
+
+
+#: RetinaFace's weight file per deepface engine
+RETINAFACE_FILES = {"onnx": "retinaface.onnx", "pytorch": "retinaface.pth", "tensorflow": "retinaface.h5"}
+
+
+def ensure_weights(
+    name: str,
+    engine: str,
+    weights_dir: Path,
+    samples: Sequence[np.ndarray],
+    unavailable: Callable[[str, str], None],
+) -> None:
+    """Plant the weights backend ``name`` needs on ``engine`` unless a file is present.
+
+    The YOLO models planted are those of YOLO_FILES; the other YOLO backends share their
+    code path and are left to their real weights, to keep CI inside its time. Where a
+    backend cannot be planted, ``unavailable(name, reason)`` is called (it skips or fails).
+    """
+    if name == "retinaface":
+        if (weights_dir / RETINAFACE_FILES[engine]).exists():
+            return
+        needs = "tensorflow" if engine == "tensorflow" else "torch"
+        if importlib.util.find_spec(needs) is None:  # found, not imported: see the Keras note
+            unavailable(name, f"planting RetinaFace weights for the {engine} engine needs {needs}")
+            return
+        plant_retinaface(weights_dir, engine, samples)
+    elif name.startswith("yolo"):
+        file_name = YOLO_FILES.get(name) or f"{name}-face.pt"
+        if (weights_dir / file_name).exists():
+            return
+        if name not in YOLO_FILES:
+            unavailable(name, f"no {file_name} here; planted YOLO weights cover {sorted(YOLO_FILES)}")
+            return
+        plant_yolo(name, weights_dir, samples)
 
 
 #: how many anchors of the calibration image clear upstream's fixed 0.9 threshold
@@ -151,6 +187,9 @@ def plant_retinaface(weights_dir: Path, engine: str, samples: Sequence[np.ndarra
 
 def _plant_retinaface_keras(weights_dir: Path, samples: Sequence[np.ndarray]) -> Path:
     """retina-face's Keras RetinaFace, seeded, calibrated, its face score shifted."""
+    # retina-face's module sets TF_USE_LEGACY_KERAS=1 on import: it must run before
+    # TensorFlow loads, or tf.keras is Keras 3, which cannot build retina-face's network
+    from retinaface import RetinaFace as _  # noqa: F401
     import tensorflow as tf
     from retinaface.model import retinaface_model
 
@@ -185,7 +224,7 @@ def link_shared_weights(source: Path, weights_dir: Path) -> list[str]:
     """Link the real weight files of ``source`` (../shared/weights) into ``weights_dir``."""
     linked = []
     for entry in sorted(source.iterdir()):
-        if entry.is_file() and entry.suffix in {".onnx", ".prototxt", ".caffemodel", ".dat", ".xml"}:
+        if entry.is_file() and entry.suffix in {".onnx", ".prototxt", ".caffemodel", ".dat", ".xml", ".pt", ".pth", ".h5"}:
             link = weights_dir / entry.name
             if not link.exists():
                 os.symlink(entry.resolve(), link)

@@ -17,14 +17,8 @@ from deepface_batch import registry, testing
 from deepface_batch.errors import DetectorUnavailableError
 from deepface_batch.testing import DetectorContract
 
-#: YOLO models planted here; the other YOLO backends share their code path and are
-#: skipped unless their real weights are present, to keep CI inside its time.
-PLANTED_YOLO = set(planting.YOLO_FILES)
 #: random weights score every box low; upstream reads this threshold from the environment
 PLANTED_YOLO_CONFIDENCE = "0.03"
-
-_planted: set[str] = set()
-
 
 def _samples():
     return [testing.astronaut(), *testing.video_frames()[:3]]
@@ -32,25 +26,7 @@ def _samples():
 
 def _ensure_weights(name: str, engine: str) -> None:
     """Plant weights the backend needs when the real ones are absent."""
-    if name == "retinaface":
-        files = {"onnx": "retinaface.onnx", "pytorch": "retinaface.pth", "tensorflow": "retinaface.h5"}
-        if real_weight(files[engine]) or name in _planted:
-            return
-        needs = "tensorflow" if engine == "tensorflow" else "torch"
-        try:
-            __import__(needs)
-        except ImportError:
-            require(name, f"planting RetinaFace weights for the {engine} engine needs {needs}")
-        planting.plant_retinaface(WEIGHTS_DIR, engine, _samples())
-        _planted.add(name)
-    elif name.startswith("yolo"):
-        file_name = planting.YOLO_FILES.get(name) or f"{name}-face.pt"
-        if real_weight(file_name) or name in _planted:
-            return
-        if name not in PLANTED_YOLO:
-            require(name, f"no {file_name} here; planted YOLO weights cover {sorted(PLANTED_YOLO)}")
-        planting.plant_yolo(name, WEIGHTS_DIR, _samples())
-        _planted.add(name)
+    planting.ensure_weights(name, engine, WEIGHTS_DIR, _samples(), require)
 
 
 class TestBuiltinPlugins(DetectorContract):
@@ -66,7 +42,7 @@ class TestBuiltinPlugins(DetectorContract):
             require(name, str(err))
         _ensure_weights(name, engine)
         saved = os.environ.get("YOLO_MIN_DETECTION_CONFIDENCE")
-        if name.startswith("yolo") and not real_weight(planting.YOLO_FILES.get(name, "")):
+        if name.startswith("yolo") and not real_weight(f"{name}-face.pt"):
             os.environ["YOLO_MIN_DETECTION_CONFIDENCE"] = PLANTED_YOLO_CONFIDENCE
         plugin.prepare()
         yield plugin

@@ -12,6 +12,11 @@ from deepface_batch import compat, registry, samples
 from deepface_batch.testing import _regions_close
 
 
+def _planting_samples():
+    """The images planted weights are calibrated on."""
+    return [samples.astronaut(), *samples.video_frames()[:3]]
+
+
 def _bordered(images):
     return [compat.get().add_border(img, True)[0] for img in images]
 
@@ -78,15 +83,15 @@ def planted_yolo(engine):
     import os
 
     import planting
-    from conftest import WEIGHTS_DIR
+    from conftest import WEIGHTS_DIR, require
 
-    if not real_weight("yolov8n-face.pt"):
-        planting.plant_yolo("yolov8n", WEIGHTS_DIR, [samples.astronaut(), *samples.video_frames()[:3]])
+    planting.ensure_weights("yolov8n", engine, WEIGHTS_DIR, _planting_samples(), require)
     saved = os.environ.get("YOLO_MIN_DETECTION_CONFIDENCE")
-    os.environ["YOLO_MIN_DETECTION_CONFIDENCE"] = "0.03"
+    if not real_weight("yolov8n-face.pt"):
+        os.environ["YOLO_MIN_DETECTION_CONFIDENCE"] = "0.03"
     yield registry.get_detector("yolov8n")
     if saved is None:
-        os.environ.pop("YOLO_MIN_DETECTION_CONFIDENCE")
+        os.environ.pop("YOLO_MIN_DETECTION_CONFIDENCE", None)
     else:
         os.environ["YOLO_MIN_DETECTION_CONFIDENCE"] = saved
 
@@ -259,5 +264,36 @@ def test_mtcnn_stacked_group_equals_single_images(frames):
     plugin = registry.get_detector("mtcnn")
     passes = assert_whole_groups_match_single_images(
         plugin, [*frames[:2], *_bordered(samples.mixed_images()), frames[2]]
+    )
+    assert max(passes) == 3
+
+
+@pytest.fixture(scope="module")
+def retinaface(engine):
+    import planting
+    from conftest import WEIGHTS_DIR, require
+
+    planting.ensure_weights("retinaface", engine, WEIGHTS_DIR, _planting_samples(), require)
+    return registry.get_detector("retinaface")
+
+
+def test_retinaface_batched_forward_equals_single_forwards(retinaface, frames):
+    """The raw network outputs of a stack against one image at a time, on the engine
+    deepface runs on, with retina-face's own preprocessing."""
+    from retinaface.commons import preprocess
+
+    tensors = np.concatenate([preprocess.preprocess_image(f, True)[0] for f in frames[:3]])
+    together = retinaface.forward(tensors)
+    assert len(together) == 9 and all(len(output) == 3 for output in together)
+    for i in range(3):
+        alone = retinaface.forward(tensors[i : i + 1])
+        for a, b in zip(together, alone):
+            assert a[i : i + 1].shape == b.shape
+            assert float(np.abs(a[i : i + 1] - b).max()) < 1e-3 * max(1.0, float(np.abs(b).max()))
+
+
+def test_retinaface_stacked_group_equals_single_images(retinaface, frames):
+    passes = assert_whole_groups_match_single_images(
+        retinaface, [*frames[:2], *_bordered(samples.mixed_images()[:2]), frames[2]]
     )
     assert max(passes) == 3
