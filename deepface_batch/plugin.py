@@ -158,3 +158,40 @@ class UpstreamPseudoPlugin(DetectorPlugin):
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[FacialAreaRegion]]:
         return [self.detect_one(image) for image in images]
+
+
+class GroupedPlugin(UpstreamPseudoPlugin):
+    """A native plugin on upstream's detector: one ``_detect_group`` call per pass over a
+    same-shape group, a group split into passes of ``images_per_pass`` images.
+
+    Subclasses implement ``_detect_group`` and, where stacks pay off only on a GPU,
+    ``on_gpu``; they set ``cpu_images_per_pass`` and ``gpu_images_per_pass`` to what they
+    measured (``None``: a whole group per pass).
+    """
+
+    batch_mode = BatchMode.NATIVE
+    cpu_images_per_pass: ClassVar[int | None] = 1
+    gpu_images_per_pass: ClassVar[int | None] = None
+
+    def __init__(self, images_per_pass: int | None = None) -> None:
+        super().__init__()
+        self._images_per_pass = images_per_pass
+
+    @property
+    def images_per_pass(self) -> int | None:
+        """``images_per_pass=`` when given, else the measured default for the device."""
+        if self._images_per_pass:
+            return self._images_per_pass
+        return self.gpu_images_per_pass if self.on_gpu() else self.cpu_images_per_pass
+
+    def on_gpu(self) -> bool:
+        """Whether the detector's network runs on a GPU."""
+        return False
+
+    def _detect_group(self, images: list[np.ndarray]) -> list[list[FacialAreaRegion]]:
+        raise NotImplementedError
+
+    def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[FacialAreaRegion]]:
+        from deepface_batch.pipeline import run_grouped
+
+        return run_grouped(images, self._detect_group, max_images=self.images_per_pass)

@@ -15,14 +15,13 @@ CUDA, a whole same-shape group goes in one pass.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
 from deepface.models.Detector import FacialAreaRegion
 
-from deepface_batch.pipeline import run_grouped
-from deepface_batch.plugin import BatchMode, Requirement, Tolerance, UpstreamPseudoPlugin
+from deepface_batch.plugin import GroupedPlugin, Requirement, Tolerance
 
 
 def regions_of(boxes: Any, probs: Any, points: Any) -> list[FacialAreaRegion]:
@@ -51,11 +50,10 @@ def regions_of(boxes: Any, probs: Any, points: Any) -> list[FacialAreaRegion]:
     return regions
 
 
-class FastMtCnnPlugin(UpstreamPseudoPlugin):
+class FastMtCnnPlugin(GroupedPlugin):
     """facenet-pytorch's MTCNN, one ``detect`` per same-shape group of a batch."""
 
     name = "fastmtcnn"
-    batch_mode = BatchMode.NATIVE
     requires = (
         Requirement("torch", "torch torchvision"),
         # facenet-pytorch pins ancient torch and numpy releases: install it without them
@@ -66,23 +64,11 @@ class FastMtCnnPlugin(UpstreamPseudoPlugin):
     # a pixel. Measured on the contract suite's images: no difference at all.
     tolerance = Tolerance(box_px=1, landmark_px=1, confidence=1e-4)
 
-    def __init__(self, images_per_pass: int | None = None) -> None:
-        super().__init__()
-        self._images_per_pass = images_per_pass
-
-    @property
-    def images_per_pass(self) -> int | None:
-        """Images per pass: ``images_per_pass=`` when given, else one on a CPU and a whole
-        same-shape group (``None``) on CUDA."""
-        if self._images_per_pass:
-            return self._images_per_pass
-        return None if self.detector.model.device.type == "cuda" else 1
+    def on_gpu(self) -> bool:
+        return self.detector.model.device.type == "cuda"
 
     def _detect_group(self, images: list[np.ndarray]) -> list[list[FacialAreaRegion]]:
         # upstream converts BGR to RGB with cv2 and makes sure of uint8, per image
         stack = np.stack([cv2.cvtColor(image, cv2.COLOR_BGR2RGB).astype("uint8") for image in images])
         boxes, probs, points = self.detector.model.detect(stack, landmarks=True)
         return [regions_of(boxes[i], probs[i], points[i]) for i in range(len(images))]
-
-    def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[FacialAreaRegion]]:
-        return run_grouped(images, self._detect_group, max_images=self.images_per_pass)

@@ -20,13 +20,12 @@ same-shape group goes in one pass.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from deepface.models.Detector import FacialAreaRegion
 
-from deepface_batch.pipeline import run_grouped
-from deepface_batch.plugin import BatchMode, Requirement, Tolerance, UpstreamPseudoPlugin
+from deepface_batch.plugin import GroupedPlugin, Requirement, Tolerance
 
 
 def regions_of(detections: Any) -> list[FacialAreaRegion]:
@@ -64,11 +63,10 @@ class _Compiled:
         return self._call(inputs)
 
 
-class MtCnnPlugin(UpstreamPseudoPlugin):
+class MtCnnPlugin(GroupedPlugin):
     """mtcnn's own batch mode, one call per same-shape group of a batch."""
 
     name = "mtcnn"
-    batch_mode = BatchMode.NATIVE
     requires = (
         Requirement("tensorflow", "'deepface-batch[tensorflow]'"),
         Requirement("mtcnn", "'deepface-batch[tensorflow]'"),
@@ -76,20 +74,14 @@ class MtCnnPlugin(UpstreamPseudoPlugin):
     tolerance = Tolerance(box_px=1, landmark_px=1, confidence=1e-4)
 
     def __init__(self, images_per_pass: int | None = None, compiled: bool = True) -> None:
-        super().__init__()
-        self._images_per_pass = images_per_pass
+        super().__init__(images_per_pass)
         self.compiled = compiled
         self._mtcnn: Any = None
 
-    @property
-    def images_per_pass(self) -> int | None:
-        """Images per pass: ``images_per_pass=`` when given, else one on a CPU and a whole
-        same-shape group (``None``) where TensorFlow sees a GPU."""
-        if self._images_per_pass:
-            return self._images_per_pass
+    def on_gpu(self) -> bool:
         import tensorflow as tf
 
-        return None if tf.config.list_physical_devices("GPU") else 1
+        return bool(tf.config.list_physical_devices("GPU"))
 
     def prepare(self) -> None:
         super().prepare()
@@ -117,6 +109,3 @@ class MtCnnPlugin(UpstreamPseudoPlugin):
         if len(detections) != len(images):
             raise RuntimeError(f"mtcnn returned {len(detections)} results for {len(images)} images")
         return [regions_of(found) for found in detections]
-
-    def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[FacialAreaRegion]]:
-        return run_grouped(images, self._detect_group, max_images=self.images_per_pass)

@@ -16,18 +16,15 @@ own call; stacks are for GPUs, where one pass keeps the device busy.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from deepface.models.Detector import FacialAreaRegion
 
-from deepface_batch.pipeline import run_grouped
-from deepface_batch.plugin import BatchMode, Requirement, Tolerance, UpstreamPseudoPlugin
+from deepface_batch.plugin import GroupedPlugin, Requirement, Tolerance
 
 #: deepface's threshold for retinaface (``RetinaFaceClient.detect_faces``)
 THRESHOLD = 0.9
-#: images per forward pass (see ``RetinaFacePlugin.images_per_pass``)
-IMAGES_PER_PASS = 4
 
 
 class _Array(np.ndarray):
@@ -55,29 +52,19 @@ class _Outputs:
         return list(self.outputs)
 
 
-class RetinaFacePlugin(UpstreamPseudoPlugin):
+class RetinaFacePlugin(GroupedPlugin):
     """RetinaFace, one forward pass per same-shape group, retina-face's post-processing."""
 
     name = "retinaface"
-    batch_mode = BatchMode.NATIVE
     requires = (Requirement("retinaface", "retina-face"),)
     tolerance = Tolerance(box_px=1, landmark_px=1, confidence=1e-4)
 
-    def __init__(self, images_per_pass: int | None = None) -> None:
-        super().__init__()
-        self._images_per_pass = images_per_pass
+    # 4 on a GPU, 1 on a CPU, where a stack measured 5% slower. retina-face scales every
+    # image to about 1024 pixels on its short side, so a pass costs the same memory whatever
+    # the input size: a ResNet-50 over four such images.
+    gpu_images_per_pass = 4
 
-    @property
-    def images_per_pass(self) -> int:
-        """Images per forward pass: ``images_per_pass=`` when given, else 4 on a GPU and 1
-        on a CPU, where a stack measured 5% slower. retina-face scales every image to about
-        1024 pixels on its short side, so a pass costs the same memory whatever the input
-        size: a ResNet-50 over four such images."""
-        if self._images_per_pass:
-            return self._images_per_pass
-        return IMAGES_PER_PASS if self._on_gpu() else 1
-
-    def _on_gpu(self) -> bool:
+    def on_gpu(self) -> bool:
         """Whether retina-face's network runs on a GPU, on the engine deepface runs."""
         from retinaface.commons import backend_utils
 
@@ -111,9 +98,6 @@ class RetinaFacePlugin(UpstreamPseudoPlugin):
             found = rf.detect_faces(image, threshold=THRESHOLD, model=_Outputs(tensor, mine, wrap))
             results.append(regions_of(found))
         return results
-
-    def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[FacialAreaRegion]]:
-        return run_grouped(images, self._detect_group, max_images=self.images_per_pass)
 
 
 def regions_of(found: Any) -> list[FacialAreaRegion]:

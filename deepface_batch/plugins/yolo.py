@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator
 
 import numpy as np
 from deepface.models.Detector import FacialAreaRegion
 
-from deepface_batch.pipeline import run_grouped
-from deepface_batch.plugin import BatchMode, Requirement, Tolerance, UpstreamPseudoPlugin
+from deepface_batch.plugin import GroupedPlugin, Requirement, Tolerance
 
 #: deepface's YOLO detector_backend names.
 YOLO_BACKENDS = (
@@ -58,8 +57,6 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-#: images per forward pass on a CPU (see the module's docstring)
-CPU_IMAGES_PER_PASS = 4
 
 
 @contextmanager
@@ -118,16 +115,16 @@ def regions_of(result: Any) -> list[FacialAreaRegion]:
     return regions
 
 
-class YoloPlugin(UpstreamPseudoPlugin):
+class YoloPlugin(GroupedPlugin):
     """A YOLO face model, one ``predict`` per same-shape group of a batch."""
 
     name = "yolov8n"
-    batch_mode = BatchMode.NATIVE
     requires = (Requirement("ultralytics", "'deepface-batch[yolo]'"),)
     # Measured on CPU with planted weights: a batched forward pass moves raw confidences by
     # up to 7e-6 and nothing else; upstream rounds confidences to 0.01, and a coordinate on
     # a rounding boundary may move by a pixel.
     tolerance = Tolerance(box_px=1, landmark_px=1, confidence=0.01)
+    cpu_images_per_pass = 4  # see the module's docstring
 
     def __init__(
         self,
@@ -135,7 +132,7 @@ class YoloPlugin(UpstreamPseudoPlugin):
         threads: int | None = None,
         images_per_pass: int | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(images_per_pass)
         self.half = (
             os.environ.get("DEEPFACE_BATCH_YOLO_HALF", "") in {"1", "true", "yes"}
             if half is None
@@ -146,17 +143,11 @@ class YoloPlugin(UpstreamPseudoPlugin):
             # (on a CPU ultralytics runs in full precision whatever ``half`` says)
             self.tolerance = Tolerance(box_px=2, landmark_px=2, confidence=0.02)
         self.threads = threads or int(os.environ.get("DEEPFACE_BATCH_TORCH_THREADS", 0)) or usable_cores()
-        self._images_per_pass = images_per_pass
 
-    @property
-    def images_per_pass(self) -> int | None:
-        """Images per forward pass: ``images_per_pass=`` when given, else 4 on a CPU and a
-        whole same-shape group (``None``) on CUDA."""
-        if self._images_per_pass:
-            return self._images_per_pass
+    def on_gpu(self) -> bool:
         import torch
 
-        return None if torch.cuda.is_available() else CPU_IMAGES_PER_PASS
+        return torch.cuda.is_available()
 
     def prepare(self) -> None:
         with _threads_kept():
@@ -176,9 +167,6 @@ class YoloPlugin(UpstreamPseudoPlugin):
 
     def _detect_group(self, images: list[np.ndarray]) -> list[list[FacialAreaRegion]]:
         return [regions_of(result) for result in self.predict(images)]
-
-    def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[FacialAreaRegion]]:
-        return run_grouped(images, self._detect_group, max_images=self.images_per_pass)
 
 
 def _plugin_class(backend: str) -> type[YoloPlugin]:
