@@ -116,11 +116,7 @@ def compare_faces(
                 )
         elif area_got == area_want:
             # the face image follows from the box and the eyes: where they agree, so must it
-            diff = (
-                float(np.max(np.abs(face_got.astype(float) - face_want.astype(float))))
-                if face_got.shape == face_want.shape
-                else float("inf")
-            )
+            diff = float(np.max(np.abs(face_got.astype(float) - face_want.astype(float))))
             if diff > tolerance.face:
                 problems.append(f"{at}: face pixels differ by {diff:.6g} (allowed {tolerance.face})")
         for key in set(want) - {"face", "facial_area", "confidence"}:
