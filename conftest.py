@@ -121,6 +121,44 @@ def real_weight(file_name: str) -> bool:
     return file_name in LINKED
 
 
+_MODELS_READY: dict[tuple[str, str], str | None] = {}
+
+
+def recognition_model(model_name: str, task: str = "facial_recognition") -> None:
+    """Make ``model_name`` loadable offline on this engine, or skip saying why.
+
+    Real weights linked from ../shared/weights (or the developer's DEEPFACE_HOME) are used
+    as they are; what is missing is planted (planting.plant_recognition). A model upstream
+    itself refuses on this engine (DeepFace on TensorFlow 2.13+, Buffalo_L without
+    insightface) skips with upstream's reason.
+    """
+    from deepface.commons import backend_utils
+    from deepface.modules import modeling
+
+    key = (task, model_name)
+    if key not in _MODELS_READY:
+        engine = backend_utils.get_backend_engine()
+        reason = None
+        try:
+            planting.plant_recognition(model_name, engine, WEIGHTS_DIR, task)
+        except LookupError as err:
+            if model_name != "Dlib":
+                reason = str(err)
+            elif not real_weight("dlib_face_recognition_resnet_model_v1.dat"):
+                reason = "no Dlib recognition weights in ../shared/weights"
+        except (ImportError, ValueError) as err:  # upstream's client refuses to build
+            reason = f"upstream cannot build {model_name} on {engine}: {err}"
+        if reason is None:
+            try:
+                modeling.build_model(task=task, model_name=model_name)
+            except (ImportError, ValueError) as err:
+                reason = f"upstream cannot build {model_name} on {engine}: {err}"
+        _MODELS_READY[key] = reason
+    reason = _MODELS_READY[key]
+    if reason is not None:
+        require(model_name, reason)
+
+
 def pytest_terminal_summary(terminalreporter):
     """Each distinct skip reason once, with its count: which backends did not run, and why."""
     reasons: dict[str, int] = {}

@@ -1,11 +1,12 @@
-"""deepface-batch: true batched inference for deepface's extract_faces.
+"""deepface-batch: true batched inference for deepface's extract_faces and represent.
 
     import deepface_batch
     faces_per_image = deepface_batch.extract_faces([img1, img2], detector_backend="ssd")
+    embeddings_per_image = deepface_batch.represent(frames, model_name="Facenet")
 
 Installed with pip, the package also patches deepface itself when deepface is imported
-(``DEEPFACE_BATCH_DISABLE=1`` opts out), so ``DeepFace.extract_faces([img1, img2])`` runs
-batched too. One image in gives exactly upstream's result.
+(``DEEPFACE_BATCH_DISABLE=1`` opts out), so ``DeepFace.extract_faces([img1, img2])`` and
+``DeepFace.represent([img1, img2])`` run batched too. One image in gives exactly upstream's result.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from deepface_batch.errors import (
 )
 from deepface_batch.patch import is_patched, patch, patched, unpatch, unpatched
 from deepface_batch.plugin import BatchMode, DetectorPlugin, Requirement, Tolerance
+from deepface_batch.representation import iter_represent, represent
 from deepface_batch.registry import (
     detectors,
     get_detector,
@@ -48,9 +50,11 @@ __all__ = [
     "get_detector",
     "is_patched",
     "iter_extract_faces",
+    "iter_represent",
     "patch",
     "patched",
     "register_detector",
+    "represent",
     "unpatch",
     "unpatched",
     "__version__",

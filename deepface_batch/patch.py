@@ -51,9 +51,37 @@ def _wrap_extract_faces(original: Callable[..., Any]) -> Callable[..., Any]:
     return extract_faces
 
 
+def _wrap_represent(original: Callable[..., Any]) -> Callable[..., Any]:
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def represent(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(*args, **kwargs)
+        options = dict(bound.arguments)
+        images = options.pop("img_path")
+        layer = compat.get()
+        backend = options.get("detector_backend", "opencv")
+        model_name = options.get("model_name", "VGG-Face")
+        if inputs.is_single(images) and backend in layer.DETECTORS:
+            return original(*args, **kwargs)
+        if model_name not in layer.RECOGNITION_MODELS:
+            return original(*args, **kwargs)  # upstream's own error for an unknown model
+        from deepface_batch import representation  # imports deepface: import it late
+
+        results = representation.represent(images, **options)
+        # upstream's quirk, kept: a batch of one gives that image's list, not a list of it
+        if not inputs.is_single(images) and inputs.known_length(images) == 1:
+            return results[0]
+        return results
+
+    setattr(represent, MARKER, True)
+    return represent
+
+
 #: module -> {attribute: wrapper factory}
 TARGETS: dict[str, dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]]] = {
     "deepface.modules.detection": {"extract_faces": _wrap_extract_faces},
+    "deepface.modules.representation": {"represent": _wrap_represent},
 }
 
 

@@ -230,3 +230,249 @@ def link_shared_weights(source: Path, weights_dir: Path) -> list[str]:
                 os.symlink(entry.resolve(), link)
             linked.append(entry.name)
     return linked
+
+
+# -- recognition models -------------------------------------------------------------------
+#: every recognition model deepface 0.0.103 offers
+RECOGNITION_MODELS = (
+    "VGG-Face",
+    "Facenet",
+    "Facenet512",
+    "OpenFace",
+    "DeepFace",
+    "DeepID",
+    "ArcFace",
+    "Dlib",
+    "SFace",
+    "GhostFaceNet",
+    "Buffalo_L",
+)
+
+#: the alternate SFace graph in ../shared/weights/alternates: opencv_zoo's SFace with
+#: block-quantised int8 weights, the real architecture under another file name
+SFACE_ALTERNATE = "face_recognition_sface_2021dec_int8bq.onnx"
+SFACE_FILE = "face_recognition_sface_2021dec.onnx"
+
+
+def _recognition_class(model_name: str, engine: str, task: str = "facial_recognition") -> type:
+    import importlib
+
+    from deepface.modules import modeling
+
+    sources = modeling.AVAILABLE_MODELS[task][model_name]
+    path = sources.get(engine) or sources[modeling.ANY]
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+class _Capture:
+    """Patch deepface's weight loading so that building a client saves what it built.
+
+    ``download_weights_if_necessary`` answers with the path in ``weights_dir`` instead of
+    downloading, and the loader that would read the file writes the freshly built, seeded
+    network there instead. Everything else (the architecture, the layer names, the file
+    name) is upstream's own code.
+    """
+
+    def __init__(self, weights_dir: Path, modules: Sequence[object]) -> None:
+        self.weights_dir = weights_dir
+        self.modules = modules
+        self.saved: list[Path] = []
+        self._undo: list[tuple[object, str, object]] = []
+
+    def _set(self, owner: object, name: str, value: object) -> None:
+        self._undo.append((owner, name, getattr(owner, name)))
+        setattr(owner, name, value)
+
+    def __enter__(self) -> "_Capture":
+        from deepface.commons import weight_utils
+
+        def download(file_name, source_url, compress_type=None):  # noqa: ARG001
+            return str(self.weights_dir / file_name)
+
+        self._set(weight_utils, "download_weights_if_necessary", download)
+        return self
+
+    def saver(self, name: str, save: Callable[[object, str], None]) -> None:
+        """Replace ``name`` (a weight loader) in every module with one that saves."""
+
+        def load(model, weight_file):
+            if not os.path.exists(weight_file):
+                save(model, weight_file)
+                self.saved.append(Path(weight_file))
+            return model
+
+        for module in self.modules:
+            if hasattr(module, name):
+                self._set(module, name, load)
+
+    def __exit__(self, *exc) -> None:
+        for owner, name, value in reversed(self._undo):
+            setattr(owner, name, value)
+
+
+def _plant_keras(model_name: str, weights_dir: Path, task: str) -> list[Path]:
+    import sys
+
+    import tensorflow as tf
+    from deepface.commons import weight_utils
+
+    cls = _recognition_class(model_name, "tensorflow", task)
+    tf.keras.utils.set_random_seed(SEED)
+    with _Capture(weights_dir, [weight_utils, sys.modules[cls.__module__]]) as capture:
+        capture.saver("load_model_weights", lambda model, path: model.save_weights(path))
+        cls()
+    return capture.saved
+
+
+def _plant_torch(model_name: str, weights_dir: Path, task: str) -> tuple[object, list[Path]]:
+    import importlib
+    import sys
+
+    import torch
+
+    cls = _recognition_class(model_name, "pytorch", task)
+    base = importlib.import_module(
+        "deepface.models.facial_recognition.pytorch.TorchFacialRecognition"
+        if task == "facial_recognition"
+        else "deepface.models.demography.pytorch.TorchDemography"
+    )
+    torch.manual_seed(SEED)
+
+    def save(model, path):
+        model.eval()
+        torch.save(model.state_dict(), path)
+
+    modules = [base, sys.modules[cls.__module__]]
+    with _Capture(weights_dir, modules) as capture:
+        capture.saver("load_model_weights", save)
+        client = cls()
+    return client, capture.saved
+
+
+class _ChannelsLast:
+    """The pytorch network fed channels-last input, as deepface's onnx graphs are."""
+
+    def __new__(cls, model):
+        import torch
+
+        class Wrapper(torch.nn.Module):
+            def __init__(self, inner):
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, x):
+                return self.inner(x.permute(0, 3, 1, 2))
+
+        return Wrapper(model).eval()
+
+
+#: the channels-last input of an onnx graph, where it is not the client's input_shape
+_ONNX_INPUT = {"Emotion": (48, 48, 1)}
+
+
+def _plant_onnx(model_name: str, weights_dir: Path, task: str) -> list[Path]:
+    """The pytorch network (planted, seeded) exported as deepface's onnx graph.
+
+    deepface's onnx graphs are exported from its pytorch models and take channels-last
+    input; the export keeps the batch dimension dynamic, as a batched graph needs. The
+    file name is the one the onnx client asks ``build_session`` for.
+    """
+    import sys
+
+    import torch
+
+    cls = _recognition_class(model_name, "onnx", task)
+    module = sys.modules[cls.__module__]
+    asked: list[str] = []
+
+    class _Asked(Exception):
+        pass
+
+    def build_session(file_name, source_url):  # noqa: ARG001
+        asked.append(file_name)
+        raise _Asked
+
+    original = module.build_session
+    module.build_session = build_session
+    try:
+        cls()
+    except _Asked:
+        pass
+    finally:
+        module.build_session = original
+    target = weights_dir / asked[0]
+    if target.exists():  # real weights, or planted before
+        return []
+    client, saved = _plant_torch(model_name, weights_dir, task)
+    shape = _ONNX_INPUT.get(model_name) or (client.input_shape[1], client.input_shape[0], 3)
+    torch.onnx.export(
+        _ChannelsLast(client.model),
+        (torch.zeros(1, *shape),),
+        str(target),
+        input_names=["input"],
+        output_names=["output"],
+        dynamic_axes={"input": {0: "n"}, "output": {0: "n"}},
+        opset_version=17,
+        dynamo=False,
+    )
+    return saved + [target]
+
+
+def plant_recognition(
+    model_name: str, engine: str, weights_dir: Path, task: str = "facial_recognition"
+) -> list[Path]:
+    """Seeded weights for ``model_name`` on ``engine``, saved under deepface's file names.
+
+    ``task`` is deepface's: ``facial_recognition`` (the default) or ``facial_attribute``
+    (Emotion, Age, Gender, Race), whose clients load their weights the same way.
+
+    Raises:
+        LookupError: for what cannot be planted here (the reason is the message).
+    """
+    if model_name == "Dlib":
+        raise LookupError("Dlib's real weights come from ../shared/weights")
+    if model_name == "Buffalo_L":
+        raise LookupError(
+            "Buffalo_L runs insightface's webface_r50.onnx; its architecture is not built here"
+        )
+    if model_name == "SFace":
+        return _plant_sface(weights_dir)
+    if engine == "tensorflow":
+        return _plant_keras(model_name, weights_dir, task)
+    if engine == "pytorch":
+        return _plant_torch(model_name, weights_dir, task)[1]
+    return _plant_onnx(model_name, weights_dir, task)
+
+
+SHARED_ALTERNATES = Path(
+    os.environ.get("DEEPFACE_BATCH_WEIGHTS", Path(__file__).resolve().parents[2] / "shared" / "weights")
+) / "alternates"
+
+
+def _plant_sface(weights_dir: Path) -> list[Path]:
+    """SFace from opencv_zoo's block-quantised graph in ../shared/weights/alternates.
+
+    The graph is the real SFace network with real (int8, dequantised in the graph)
+    weights. It also declares one graph input per float weight that no node reads, a
+    leftover OpenCV ignores and onnxruntime refuses to run without; dropping those
+    declarations is the only change. deepface 0.0.103 feeds the graph as opencv did
+    (RGB, 0-255, channels first) and runs it one face at a time.
+    """
+    import onnx
+
+    target = weights_dir / SFACE_FILE
+    if target.exists():
+        return []
+    source = SHARED_ALTERNATES / SFACE_ALTERNATE
+    if not source.exists():
+        raise LookupError(f"SFace: no {SFACE_FILE}, and no {source} to build it from")
+    model = onnx.load(str(source))
+    graph = model.graph
+    read = {name for node in graph.node for name in node.input}
+    initialised = {init.name for init in graph.initializer}
+    unused = [i for i in graph.input if i.name not in read and i.name not in initialised]
+    for declared in unused:
+        graph.input.remove(declared)
+    onnx.save(model, str(target))
+    return [target]

@@ -21,8 +21,14 @@ import numpy as np
 from deepface.commons import image_utils
 from deepface.commons.logger import Logger
 from deepface.models.Detector import DetectedFace, FacialAreaRegion
-from deepface.modules import detection, modeling
-from deepface.modules.exceptions import FaceNotDetected, ImgNotFound, UnimplementedError
+from deepface.modules import detection, modeling, preprocessing, representation
+from deepface.modules.exceptions import (
+    FaceNotDetected,
+    ImgNotFound,
+    SpoofDetected,
+    UnimplementedError,
+)
+from deepface.modules.normalization import normalize_embedding_l2, normalize_embedding_minmax
 
 logger = Logger()
 
@@ -235,3 +241,106 @@ def finish(
             "Consider to set enforce_detection arg to False."
         )
     return resp_objs
+
+
+# -- represent ------------------------------------------------------------------------------
+#: Every model_name upstream's ``represent`` accepts, in upstream's order.
+RECOGNITION_MODELS: tuple[str, ...] = tuple(modeling.AVAILABLE_MODELS["facial_recognition"])
+
+#: Keyword arguments of upstream's ``representation.represent`` besides ``img_path``.
+REPRESENT_DEFAULTS: dict[str, Any] = {
+    "model_name": "VGG-Face",
+    "enforce_detection": True,
+    "detector_backend": "opencv",
+    "align": True,
+    "expand_percentage": 0,
+    "normalization": "base",
+    "anti_spoofing": False,
+    "max_faces": None,
+    "l2_normalize": False,
+    "minmax_normalize": False,
+    "return_face": False,
+}
+
+
+def reference_represent(img: Any, **kwargs: Any) -> list[dict[str, Any]]:
+    """Upstream's own ``represent``, unpatched."""
+    original = getattr(representation.represent, "__wrapped__", representation.represent)
+    return original(img, **kwargs)
+
+
+def build_recognition_model(model_name: str) -> Any:
+    """Upstream's cached recognition client for ``model_name``."""
+    return modeling.build_model(task="facial_recognition", model_name=model_name)
+
+
+def represent_skip_faces(img: np.ndarray) -> list[dict[str, Any]]:
+    """The face dict upstream's ``represent`` makes itself for ``detector_backend='skip'``.
+
+    It differs from ``extract_faces``' skip: the face is RGB but not scaled to [0, 1], the
+    confidence is 0, and ``w``/``h`` are the image's height and width (upstream's quirk,
+    kept).
+    """
+    if len(img.shape) != 3:
+        raise ValueError(f"Input img must be 3 dimensional but it is {img.shape}")
+    img = img[:, :, ::-1]
+    return [
+        {
+            "face": img,
+            "facial_area": {"x": 0, "y": 0, "w": img.shape[0], "h": img.shape[1]},
+            "confidence": 0,
+        }
+    ]
+
+
+def represent_select(
+    img_objs: list[dict[str, Any]], max_faces: int | None, anti_spoofing: bool
+) -> list[dict[str, Any]]:
+    """``max_faces`` (largest areas first) and the spoof check of upstream's ``represent``."""
+    if max_faces is not None and max_faces < len(img_objs):
+        img_objs = sorted(
+            img_objs,
+            key=lambda img_obj: img_obj["facial_area"]["w"] * img_obj["facial_area"]["h"],
+            reverse=True,
+        )[0:max_faces]
+    for img_obj in img_objs:
+        if anti_spoofing is True and img_obj.get("is_real", True) is False:
+            raise SpoofDetected("Spoof detected in the given image.")
+    return img_objs
+
+
+def represent_input(
+    img_obj: dict[str, Any], target_size: tuple[int, int], normalization: str
+) -> np.ndarray:
+    """One face as upstream feeds it to the model: BGR, resized and padded, normalised.
+
+    Returns:
+        A ``(1, H, W, 3)`` float32 array.
+    """
+    img = img_obj["face"][:, :, ::-1]
+    img = preprocessing.resize_image(img=img, target_size=(target_size[1], target_size[0]))
+    return preprocessing.normalize_input(img=img, normalization=normalization)
+
+
+def represent_entry(
+    embedding: list[float],
+    img_obj: dict[str, Any],
+    face_input: np.ndarray,
+    model_name: str,
+    minmax_normalize: bool,
+    l2_normalize: bool,
+    return_face: bool,
+) -> dict[str, Any]:
+    """Upstream's result dict for one face, its embedding normalised as upstream does."""
+    if minmax_normalize:
+        embedding = normalize_embedding_minmax(model_name, embedding)
+    if l2_normalize:
+        embedding = normalize_embedding_l2(embedding)
+    resp_obj: dict[str, Any] = {
+        "embedding": embedding,
+        "facial_area": img_obj["facial_area"],
+        "face_confidence": img_obj["confidence"],
+    }
+    if return_face:
+        resp_obj["face"] = face_input[0]
+    return resp_obj

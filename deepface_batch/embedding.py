@@ -1,0 +1,188 @@
+"""Recognition models on stacks of faces: the fastest correct call per engine.
+
+Upstream's ``represent`` preprocesses every face and calls ``client.forward`` on them. An
+:class:`Embedder` does the same on a stack of at most ``batch_size`` faces at a time, and
+picks the call by what the client is:
+
+* **Keras** (the tensorflow engine): upstream calls the model eagerly for one face (about
+  0.4 s of Python overhead per call on a 2-core CPU) and ``predict_on_batch`` for more.
+  The embedder wraps the model in one ``tf.function`` whose input signature leaves the
+  batch dimension free, so every stack size shares one trace and nothing retraces. The
+  model-specific step upstream adds after the network (VGG-Face's L2 normalisation) is
+  applied as upstream applies it; a client that overrides ``forward`` in a way this module
+  does not know goes through its own ``forward`` instead.
+* **onnxruntime** and **pytorch**: ``forward`` on a stack is already one session run or
+  one forward pass, so the embedder calls it. An onnx graph exported with a fixed batch
+  of 1 (SFace's) is run one face at a time, as upstream runs it.
+* **Dlib**: ``compute_face_descriptor`` takes a list of faces natively.
+* **Buffalo_L** (insightface): upstream loops over the faces; so does the embedder.
+
+Each embedding matches upstream's single-image embedding within :data:`TOLERANCE` (a
+batched matrix product may sum in another order than a single-image one).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from deepface_batch import compat
+
+#: how a client is run on a stack: "native" (one call per stack) or "pseudo" (a loop)
+NATIVE, PSEUDO = "native", "pseudo"
+
+
+@dataclass(frozen=True)
+class EmbeddingTolerance:
+    """How far a batched embedding may be from upstream's single-image one.
+
+    ``relative``: the largest absolute difference of any component, divided by the
+    largest absolute component of upstream's embedding.
+    """
+
+    relative: float
+
+    def deviation(self, ours: Any, reference: Any) -> float:
+        ours_arr = np.asarray(ours, dtype=np.float64)
+        ref_arr = np.asarray(reference, dtype=np.float64)
+        if ours_arr.shape != ref_arr.shape:
+            return float("inf")
+        scale = max(float(np.abs(ref_arr).max(initial=0.0)), 1e-12)
+        return float(np.abs(ours_arr - ref_arr).max(initial=0.0)) / scale
+
+    def holds(self, ours: Any, reference: Any) -> bool:
+        return self.deviation(ours, reference) <= self.relative
+
+
+#: per engine, measured with tests/test_represent.py (largest seen, then a 10x margin):
+#: tensorflow's compiled call on a stack vs its eager call on one face differ in the last
+#: bits of float32 sums; onnxruntime and pytorch stay within a few float32 ulps.
+TOLERANCE: dict[str, EmbeddingTolerance] = {
+    "tensorflow": EmbeddingTolerance(relative=1e-4),
+    "pytorch": EmbeddingTolerance(relative=1e-5),
+    "onnx": EmbeddingTolerance(relative=1e-5),
+    "any": EmbeddingTolerance(relative=1e-5),
+}
+
+
+def _rows(out: Any, count: int) -> list[list[float]]:
+    """``forward``'s answer as one list per face (it flattens a stack of one)."""
+    return [out] if count == 1 else list(out)
+
+
+class Embedder:
+    """A recognition client called on stacks of preprocessed faces."""
+
+    mode = NATIVE
+
+    def __init__(self, model_name: str, client: Any) -> None:
+        self.model_name = model_name
+        self.client = client
+        self.input_shape: tuple[int, int] = client.input_shape
+
+    @property
+    def engine(self) -> str:
+        module = type(self.client).__module__
+        for part, engine in ((".tf.", "tensorflow"), (".pytorch.", "pytorch"), (".onnx.", "onnx")):
+            if part in module:
+                return engine
+        return "any"
+
+    @property
+    def tolerance(self) -> EmbeddingTolerance:
+        return TOLERANCE[self.engine]
+
+    def embed(self, faces: np.ndarray) -> list[list[float]]:
+        """Embeddings (Python floats, as upstream returns them) of ``(n, H, W, 3)`` faces."""
+        return _rows(self.client.forward(faces), faces.shape[0])
+
+    def embed_exact(self, faces: np.ndarray) -> list[list[float]]:
+        """Upstream's own ``forward`` on the faces of one image, as its ``represent`` calls it."""
+        return _rows(self.client.forward(faces), faces.shape[0])
+
+
+class LoopEmbedder(Embedder):
+    """One face per call, for clients that cannot take a stack."""
+
+    mode = PSEUDO
+
+    def embed(self, faces: np.ndarray) -> list[list[float]]:
+        return [self.client.forward(faces[i : i + 1]) for i in range(faces.shape[0])]
+
+
+class KerasEmbedder(Embedder):
+    """A Keras model through one compiled ``tf.function`` for every stack size."""
+
+    def __init__(self, model_name: str, client: Any, post: Callable[[np.ndarray], Any]) -> None:
+        super().__init__(model_name, client)
+        import tensorflow as tf
+
+        model = client.model
+        height, width = model.input_shape[1:3]
+        spec = tf.TensorSpec([None, height, width, model.input_shape[3]], tf.float32)
+        self._call = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+        self._post = post
+        self._tf = tf
+
+    def embed(self, faces: np.ndarray) -> list[list[float]]:
+        out = self._call(self._tf.constant(faces, dtype=self._tf.float32)).numpy()
+        return self._post(out)
+
+
+def _keras_post(model_name: str, client: Any) -> Callable[[np.ndarray], Any] | None:
+    """What upstream's ``forward`` does after the network, for the clients known here."""
+    from deepface.models.FacialRecognition import FacialRecognition
+    from deepface.modules import verification
+
+    forward = type(client).forward
+    if forward is FacialRecognition.forward:
+        return lambda out: out.tolist()
+    if model_name == "VGG-Face" and forward.__module__.endswith(".tf.VGGFace"):
+        return lambda out: verification.l2_normalize(out.tolist(), axis=1).tolist()
+    return None
+
+
+def _fixed_batch_of_one(client: Any) -> bool:
+    """Whether an onnx client's graph takes exactly one image per run."""
+    session = getattr(client, "model", None)
+    get_inputs = getattr(session, "get_inputs", None)
+    if get_inputs is None:
+        return False
+    return get_inputs()[0].shape[0] == 1
+
+
+def make_embedder(model_name: str, client: Any) -> Embedder:
+    """The fastest correct embedder for an upstream recognition client."""
+    module = type(client).__module__
+    if ".tf." in module:
+        post = _keras_post(model_name, client)
+        if post is not None:
+            return KerasEmbedder(model_name, client, post)
+        return Embedder(model_name, client)
+    if model_name == "SFace" or model_name == "Buffalo_L" or _fixed_batch_of_one(client):
+        return LoopEmbedder(model_name, client)
+    return Embedder(model_name, client)
+
+
+_cache: dict[tuple[str, int], Embedder] = {}
+_lock = threading.Lock()
+
+
+def get_embedder(model_name: str) -> Embedder:
+    """The embedder for ``model_name`` around upstream's cached client (built once)."""
+    layer = compat.get()
+    if model_name not in layer.RECOGNITION_MODELS:
+        raise ValueError(
+            f"unknown model_name {model_name!r}; deepface offers: "
+            f"{', '.join(layer.RECOGNITION_MODELS)}"
+        )
+    client = layer.build_recognition_model(model_name)
+    key = (model_name, id(client))
+    with _lock:
+        embedder = _cache.get(key)
+        if embedder is None:
+            embedder = _cache[key] = make_embedder(model_name, client)
+    return embedder

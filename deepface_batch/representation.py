@@ -1,0 +1,262 @@
+"""Batched ``represent``: batched detection, upstream's alignment and preprocessing, and
+embeddings computed ``batch_size`` faces at a time.
+
+Upstream's ``represent`` detects faces one image at a time, then pushes every face of every
+input through the model in one array, so a long list runs out of memory. Here the inputs
+stream through in chunks of ``batch_size``:
+
+    chunk of inputs -> batched extract_faces (the detector plugins) -> max_faces and the
+    spoof check -> each face resized and normalised as upstream does -> the model on stacks
+    of at most batch_size faces -> upstream's result dicts, one list per input
+
+Every step but the two batched calls is upstream's own code, reached through
+:mod:`deepface_batch.compat`; the recognition call is :mod:`deepface_batch.embedding`'s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator, Union
+
+import numpy as np
+
+from deepface_batch import api, compat, embedding, inputs, pipeline
+from deepface_batch.api import Errors, with_index
+from deepface_batch.plugin import BatchMode
+
+FaceList = list[dict[str, Any]]
+Entry = Union[FaceList, Exception]
+
+
+@dataclass(frozen=True)
+class _Options:
+    model_name: str
+    normalization: str
+    anti_spoofing: bool
+    max_faces: int | None
+    l2_normalize: bool
+    minmax_normalize: bool
+    return_face: bool
+
+
+def _skip_faces(
+    images: Any, single: bool, size: int, prefetch: bool
+) -> Iterator[FaceList | Exception]:
+    """Upstream's ``represent`` with ``skip``: each whole image, loaded as upstream loads it."""
+    layer = compat.get()
+    items = iter([(0, images)]) if single else inputs.iter_items(images)
+
+    def load(chunk: list[tuple[int, Any]]) -> list[FaceList | Exception]:
+        out: list[FaceList | Exception] = []
+        for index, item in chunk:
+            label = None if single else index
+            try:
+                img, _ = inputs.load(label, item, layer.load_image)
+                out.append(layer.represent_skip_faces(img))
+            except Exception as err:  # pylint: disable=broad-except
+                out.append(with_index(err, label))
+        return out
+
+    for loaded in pipeline.prefetched(pipeline.chunks(items, size), load, enabled=prefetch):
+        yield from loaded
+
+
+def _embed_chunk(
+    embedder: embedding.Embedder,
+    chunk: list[tuple[int, FaceList | Exception]],
+    options: _Options,
+    single: bool,
+    size: int,
+) -> list[Entry]:
+    """Upstream's ``represent`` result for each input of the chunk."""
+    layer = compat.get()
+    prepared: dict[int, list[tuple[dict[str, Any], np.ndarray]] | Exception] = {}
+    for index, img_objs in chunk:
+        if isinstance(img_objs, Exception):
+            prepared[index] = img_objs
+            continue
+        label = None if single else index
+        try:
+            selected = layer.represent_select(img_objs, options.max_faces, options.anti_spoofing)
+            prepared[index] = [
+                (
+                    img_obj,
+                    layer.represent_input(img_obj, embedder.input_shape, options.normalization),
+                )
+                for img_obj in selected
+            ]
+        except Exception as err:  # pylint: disable=broad-except
+            prepared[index] = with_index(err, label)
+
+    faces = [face for entry in prepared.values() if isinstance(entry, list) for face in entry]
+    embeddings: list[list[float]] = []
+    for start in range(0, len(faces), size):
+        stack = np.concatenate([face_input for _, face_input in faces[start : start + size]])
+        # one image in: upstream's own call on its faces, so the result is upstream's exactly
+        embeddings.extend(embedder.embed_exact(stack) if single else embedder.embed(stack))
+
+    results: list[Entry] = []
+    position = 0
+    for index, _ in chunk:
+        entry = prepared[index]
+        if isinstance(entry, Exception):
+            results.append(entry)
+            continue
+        face_list = []
+        for img_obj, face_input in entry:
+            face_list.append(
+                layer.represent_entry(
+                    embeddings[position],
+                    img_obj,
+                    face_input,
+                    model_name=options.model_name,
+                    minmax_normalize=options.minmax_normalize,
+                    l2_normalize=options.l2_normalize,
+                    return_face=options.return_face,
+                )
+            )
+            position += 1
+        results.append(face_list)
+    return results
+
+
+def iter_represent(
+    images: Any,
+    model_name: str = "VGG-Face",
+    enforce_detection: bool = True,
+    detector_backend: str = "opencv",
+    align: bool = True,
+    expand_percentage: int = 0,
+    normalization: str = "base",
+    anti_spoofing: bool = False,
+    max_faces: int | None = None,
+    l2_normalize: bool = False,
+    minmax_normalize: bool = False,
+    return_face: bool = False,
+    *,
+    batch_size: int | None = None,
+    batch_mode: BatchMode | str | None = None,
+    errors: Errors = "raise",
+    progress: Any = False,
+    prefetch: bool = True,
+) -> Iterator[Entry]:
+    """Yield upstream's ``represent`` result for each input, in order, batch by batch.
+
+    Memory stays bounded by ``batch_size``: ``batch_size`` inputs are detected at once and
+    their faces embedded at most ``batch_size`` at a time, whatever the number of inputs.
+
+    Args:
+        images: a batch (list, tuple, 4-D ``(N, H, W, 3)`` array, or any iterable, read
+            lazily) of images in any form upstream takes; a single image counts as a batch
+            of one.
+        model_name, enforce_detection, detector_backend, align, expand_percentage,
+            normalization, anti_spoofing, max_faces, l2_normalize, minmax_normalize,
+            return_face: upstream's arguments, same meaning.
+        batch_size: inputs per detector batch and faces per model call (default 32, or
+            ``DEEPFACE_BATCH_SIZE``).
+        batch_mode, errors, progress, prefetch: as for
+            :func:`deepface_batch.iter_extract_faces`.
+
+    Yields:
+        For each input, the list of dicts upstream's ``represent`` returns for it
+        (``embedding``, ``facial_area``, ``face_confidence``, and ``face`` with
+        ``return_face``), or with ``errors="return"`` the exception raised for it.
+    """
+    if errors not in ("raise", "return"):
+        raise ValueError(f"errors must be 'raise' or 'return', got {errors!r}")
+    embedder = embedding.get_embedder(model_name)
+    size = api.default_batch_size() if batch_size is None else batch_size
+    if size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {size}")
+    single = inputs.is_single(images)
+    total = 1 if single else inputs.known_length(images)
+
+    if detector_backend == "skip":
+        faces: Iterator[FaceList | Exception] = _skip_faces(images, single, size, prefetch)
+    else:
+        faces = api.iter_extract_faces(
+            images,
+            detector_backend=detector_backend,
+            enforce_detection=enforce_detection,
+            align=align,
+            expand_percentage=expand_percentage,
+            grayscale=False,
+            anti_spoofing=anti_spoofing,
+            max_faces=max_faces,
+            batch_size=size,
+            batch_mode=batch_mode,
+            errors="return",
+            prefetch=prefetch,
+        )
+    options = _Options(
+        model_name=model_name,
+        normalization=normalization,
+        anti_spoofing=anti_spoofing,
+        max_faces=max_faces,
+        l2_normalize=l2_normalize,
+        minmax_normalize=minmax_normalize,
+        return_face=return_face,
+    )
+    bar = pipeline.Progress(progress, total, desc=f"represent[{model_name}/{detector_backend}]")
+    try:
+        for chunk in pipeline.chunks(enumerate(faces), size):
+            for entry in _embed_chunk(embedder, chunk, options, single, size):
+                if isinstance(entry, Exception) and errors == "raise":
+                    raise entry
+                yield entry
+            bar.update(len(chunk))
+    finally:
+        bar.close()
+
+
+def represent(
+    images: Any,
+    model_name: str = "VGG-Face",
+    enforce_detection: bool = True,
+    detector_backend: str = "opencv",
+    align: bool = True,
+    expand_percentage: int = 0,
+    normalization: str = "base",
+    anti_spoofing: bool = False,
+    max_faces: int | None = None,
+    l2_normalize: bool = False,
+    minmax_normalize: bool = False,
+    return_face: bool = False,
+    *,
+    batch_size: int | None = None,
+    batch_mode: BatchMode | str | None = None,
+    errors: Errors = "raise",
+    progress: Any = False,
+    prefetch: bool = True,
+) -> Union[FaceList, list[Entry]]:
+    """Batched ``DeepFace.represent``.
+
+    One image in gives upstream's result for it (a list of dicts, one per face). A batch
+    in (list, tuple, 4-D array or any iterable) gives a list with one entry per input, in
+    input order: the list upstream's single-image ``represent`` returns for that image, or
+    with ``errors="return"`` the exception that image raised.
+
+    Arguments are those of :func:`iter_represent`.
+    """
+    results = list(
+        iter_represent(
+            images,
+            model_name=model_name,
+            enforce_detection=enforce_detection,
+            detector_backend=detector_backend,
+            align=align,
+            expand_percentage=expand_percentage,
+            normalization=normalization,
+            anti_spoofing=anti_spoofing,
+            max_faces=max_faces,
+            l2_normalize=l2_normalize,
+            minmax_normalize=minmax_normalize,
+            return_face=return_face,
+            batch_size=batch_size,
+            batch_mode=batch_mode,
+            errors=errors,
+            progress=progress,
+            prefetch=prefetch,
+        )
+    )
+    return results[0] if inputs.is_single(images) else results

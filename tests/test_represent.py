@@ -1,0 +1,219 @@
+"""Batched represent against upstream's single-image represent, on every recognition model
+deepface offers, on the engine the tests run on.
+
+Detection runs on CenterFace (real weights, a native plugin). Dlib has real recognition weights;
+the other models run on planted ones (conftest.recognition_model), through upstream's own
+loading code.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import deepface_batch
+from conftest import recognition_model
+from deepface_batch import compat, embedding, samples
+from deepface_batch.errors import DeepfaceBatchError
+
+MODELS = list(compat.get().RECOGNITION_MODELS)
+DETECTOR = "centerface"
+
+
+def upstream(img, **kwargs):
+    """Upstream deepface's single-image represent, unpatched."""
+    return compat.get().reference_represent(img, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def inputs10():
+    """Ten inputs: same-size frames (one, flipped, two faces, none) and mixed sizes."""
+    images = samples.video_frames() + samples.mixed_images()
+    assert len(images) == 9
+    return images + [samples.video_frames()[2]]
+
+
+def assert_same_faces(got, want, tolerance, where):
+    assert len(got) == len(want), f"{where}: {len(got)} faces, upstream {len(want)}"
+    for k, (a, b) in enumerate(zip(got, want)):
+        assert a.keys() == b.keys(), f"{where} face {k}"
+        assert a["facial_area"] == b["facial_area"], f"{where} face {k}"
+        assert a["face_confidence"] == b["face_confidence"], f"{where} face {k}"
+        assert isinstance(a["embedding"], list) and isinstance(a["embedding"][0], float)
+        deviation = tolerance.deviation(a["embedding"], b["embedding"])
+        assert deviation <= tolerance.relative, (
+            f"{where} face {k}: embedding off by {deviation:.2e} (relative), "
+            f"tolerance {tolerance.relative:.0e}"
+        )
+        if "face" in b:
+            assert np.array_equal(a["face"], b["face"]), f"{where} face {k}"
+
+
+@pytest.mark.parametrize("model_name", MODELS)
+def test_batched_matches_upstream_single_image(model_name, inputs10):
+    recognition_model(model_name)
+    embedder = embedding.get_embedder(model_name)
+    options = dict(model_name=model_name, detector_backend=DETECTOR, enforce_detection=False)
+    got = deepface_batch.represent(inputs10, batch_size=4, **options)
+    want = [upstream(img, **options) for img in inputs10]
+
+    assert len(got) == len(inputs10)
+    for i, (faces, reference) in enumerate(zip(got, want)):
+        assert_same_faces(faces, reference, embedder.tolerance, f"input {i}")
+    # The comparison can fail: different faces are far apart next to the tolerance.
+    vectors = [np.asarray(f["embedding"]) for faces in want for f in faces]
+    spread = max(embedder.tolerance.deviation(v, vectors[0]) for v in vectors)
+    assert spread > 5 * embedder.tolerance.relative, f"{model_name}: embeddings barely differ"
+    assert len(vectors[0]) == len(got[0][0]["embedding"])
+
+
+@pytest.mark.parametrize("model_name", MODELS)
+def test_one_image_in_is_upstream_exactly(model_name):
+    recognition_model(model_name)
+    img = samples.video_frames()[2]  # two faces
+    options = dict(model_name=model_name, detector_backend=DETECTOR)
+    assert deepface_batch.represent(img, **options) == upstream(img, **options)
+
+
+@pytest.fixture(scope="module", params=["Dlib", "Facenet"])
+def model_name(request):
+    recognition_model(request.param)
+    return request.param
+
+
+def test_embedder_calls_each_stack_once(model_name, monkeypatch, inputs10):
+    """Faces go to the model batch_size at a time, not one by one."""
+    embedder = embedding.get_embedder(model_name)
+    sizes = []
+    original = type(embedder).embed
+
+    def embed(self, faces):
+        sizes.append(faces.shape[0])
+        return original(self, faces)
+
+    monkeypatch.setattr(type(embedder), "embed", embed)
+    results = deepface_batch.represent(
+        inputs10, model_name=model_name, detector_backend=DETECTOR, enforce_detection=False,
+        batch_size=4,
+    )
+    faces = sum(len(r) for r in results)
+    assert sum(sizes) == faces and max(sizes) <= 4
+    assert embedder.mode == "native" and len(sizes) < faces
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(max_faces=1),
+        dict(l2_normalize=True),
+        dict(minmax_normalize=True),
+        dict(minmax_normalize=True, l2_normalize=True),
+        dict(return_face=True),
+        dict(expand_percentage=20),
+        dict(normalization="Facenet"),
+        dict(normalization="ArcFace"),
+        dict(align=False),
+    ],
+    ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()),
+)
+def test_upstream_options_keep_working_in_batches(model_name, options, inputs10):
+    embedder = embedding.get_embedder(model_name)
+    common = dict(model_name=model_name, detector_backend=DETECTOR, enforce_detection=False)
+    got = deepface_batch.represent(inputs10[:6], batch_size=3, **common, **options)
+    for i, img in enumerate(inputs10[:6]):
+        assert_same_faces(got[i], upstream(img, **common, **options), embedder.tolerance, f"input {i}")
+
+
+def test_skip_detector_and_upstream_invariant(model_name, inputs10):
+    """represent(img) equals represent with ``skip`` on the aligned face extract_faces gave."""
+    embedder = embedding.get_embedder(model_name)
+    images = inputs10[:3]
+    detected = deepface_batch.represent(images, model_name=model_name, detector_backend=DETECTOR)
+    faces = [
+        face["face"][:, :, ::-1]  # the face in BGR, as an image is given to represent
+        for per_image in deepface_batch.extract_faces(images, detector_backend=DETECTOR)
+        for face in per_image
+    ]
+    skipped = deepface_batch.represent(faces, model_name=model_name, detector_backend="skip")
+    flat = [face for per_image in detected for face in per_image]
+    assert len(flat) == len(skipped)
+    for ours, via_skip in zip(flat, skipped):
+        assert embedder.tolerance.holds(ours["embedding"], via_skip[0]["embedding"])
+    # and ``skip`` itself matches upstream's skip, quirks included (w and h swapped)
+    for face, got in zip(faces, skipped):
+        want = upstream(face, model_name=model_name, detector_backend="skip")
+        assert_same_faces(got, want, embedder.tolerance, "skip")
+
+
+def test_inputs_array_generator_and_order(model_name, inputs10):
+    frames = samples.video_frames()
+    options = dict(model_name=model_name, detector_backend=DETECTOR, enforce_detection=False)
+    from_list = deepface_batch.represent(frames, batch_size=2, **options)
+    from_array = deepface_batch.represent(np.stack(frames), batch_size=2, **options)
+    from_generator = deepface_batch.represent((f for f in frames), batch_size=2, **options)
+    streamed = list(deepface_batch.iter_represent(iter(frames), batch_size=3, **options))
+    reversed_ = deepface_batch.represent(frames[::-1], batch_size=2, **options)
+    assert from_list == from_array == from_generator
+    assert [len(r) for r in streamed] == [len(r) for r in from_list] == [1, 1, 2, 1]
+    for a, b in zip(streamed, from_list):
+        assert [f["facial_area"] for f in a] == [f["facial_area"] for f in b]
+    assert [r[0]["facial_area"] for r in reversed_[::-1]] == [r[0]["facial_area"] for r in from_list]
+    assert from_list[3][0]["face_confidence"] == 0  # no face: the whole image, confidence 0
+
+
+def test_errors_name_the_input(model_name):
+    frames = samples.video_frames()  # frame 3 has no face
+    options = dict(model_name=model_name, detector_backend=DETECTOR)
+    with pytest.raises(ValueError, match=r"^item 3: Face could not be detected"):
+        deepface_batch.represent(frames, batch_size=2, **options)
+    with pytest.raises(Exception, match="Face could not be detected"):
+        upstream(frames[3], **options)  # upstream raises for that image too
+    results = deepface_batch.represent(frames + ["/no/such/image.jpg"], errors="return", **options)
+    assert isinstance(results[3], ValueError) and results[3].index == 3
+    assert isinstance(results[4], Exception) and results[4].index == 4
+    assert all(isinstance(r, list) for r in results[:3])
+
+
+def test_unknown_model_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown model_name 'FaceNot'.*VGG-Face"):
+        deepface_batch.represent(samples.video_frames(), model_name="FaceNot")
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        list(deepface_batch.iter_represent(samples.video_frames(), model_name="Dlib", batch_size=0))
+
+
+def test_streaming_holds_at_most_a_batch(model_name):
+    """iter_represent reads its input lazily: a batch ahead at most, never the whole stream."""
+    frame = samples.video_frames()[0]
+    pulled = []
+
+    def stream():
+        for i in range(40):
+            pulled.append(i)
+            yield frame
+
+    results = deepface_batch.iter_represent(
+        stream(), model_name=model_name, detector_backend=DETECTOR, batch_size=4
+    )
+    first = next(results)
+    assert len(first) == 1
+    assert len(pulled) <= 3 * 4, f"{len(pulled)} inputs read to give the first result"
+    assert sum(1 for _ in results) == 39
+
+
+def test_patched_deepface_represent(model_name, inputs10):
+    from deepface import DeepFace
+
+    embedder = embedding.get_embedder(model_name)
+    options = dict(model_name=model_name, detector_backend=DETECTOR, enforce_detection=False)
+    with deepface_batch.patched():
+        single = DeepFace.represent(inputs10[0], **options)
+        batch = DeepFace.represent(inputs10[:5], **options)
+        one_in_a_list = DeepFace.represent([inputs10[2]], **options)
+    assert single == upstream(inputs10[0], **options)  # bit for bit
+    assert len(batch) == 5
+    for i, faces in enumerate(batch):
+        assert_same_faces(faces, upstream(inputs10[i], **options), embedder.tolerance, f"input {i}")
+    # upstream's quirk, kept: a list of one image gives that image's list of faces
+    assert isinstance(one_in_a_list[0], dict) and len(one_in_a_list) == 2
+    with deepface_batch.unpatched():
+        assert DeepFace.represent([inputs10[2]], **options)[0].keys() == one_in_a_list[0].keys()
