@@ -268,6 +268,53 @@ def test_mtcnn_stacked_group_equals_single_images(frames):
     assert max(passes) == 3
 
 
+def test_mtcnn_pyramid_pnet_equals_upstream_stage(frames):
+    """P-Net over a whole pyramid in one compiled call gives exactly the proposals of
+    mtcnn's own StagePNet: same-shape frames, padded mixed-size stacks, an image too small
+    for any scale, and P-Net's options."""
+    pytest.importorskip("mtcnn", reason="mtcnn needs: pip install 'deepface-batch[tensorflow]'")
+    from mtcnn.stages import StagePNet
+    from mtcnn.utils.images import standarize_batch
+
+    from deepface_batch.plugins.mtcnn import _PyramidPNet
+
+    plugin = registry.get_detector("mtcnn")
+    plugin.prepare()
+    # the plugin runs the pyramid stage on the mtcnn it supports
+    assert isinstance(plugin._mtcnn.stages[0], _PyramidPNet)  # pylint: disable=protected-access
+    upstream = StagePNet()
+    pyramid = _PyramidPNet(StagePNet())
+    mixed = _bordered(samples.mixed_images())
+    stacks = [[f] for f in frames] + [[m] for m in mixed] + [mixed[:3], frames[:2]]
+    stacks.append([np.full((16, 16, 3), 90, np.uint8)])
+    options = [{}, {"min_face_size": 40, "scale_factor": 0.8, "threshold_pnet": 0.5, "nms_pnet2": 0.6}]
+
+    def outcome(stage, normalized, shapes, kwargs):
+        # mtcnn's detect_faces reads InvalidArgumentError (a scale too small for P-Net) as
+        # "no faces": the pyramid must raise it where the stage does
+        try:
+            return stage(images_normalized=normalized, images_oshapes=shapes, **kwargs)
+        except tf.errors.InvalidArgumentError as error:
+            return type(error)
+
+    tf = pytest.importorskip("tensorflow")
+    proposals = raised = 0
+    for stack in stacks:
+        normalized, shapes, _ = standarize_batch([img[:, :, ::-1] for img in stack], normalize=True)
+        for kwargs in options:
+            expected = outcome(upstream, normalized, shapes, kwargs)
+            got = outcome(pyramid, normalized, shapes, kwargs)
+            where = f"{[img.shape for img in stack]} {kwargs}"
+            if isinstance(expected, type):
+                assert got is expected, where
+                raised += 1
+                continue
+            assert got.shape == expected.shape, where
+            assert np.array_equal(got, expected), where
+            proposals += len(expected)
+    assert proposals > 100 and raised
+
+
 @pytest.fixture(scope="module")
 def retinaface(engine):
     import planting
