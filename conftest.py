@@ -8,7 +8,9 @@ network fails the test that made it: a test must never download anything.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -20,6 +22,10 @@ ROOT = Path(__file__).resolve().parent
 
 # -- environment, set before deepface is imported anywhere --------------------------------
 _HOME = Path(tempfile.mkdtemp(prefix="deepface-batch-home-"))
+# planted weights take gigabytes per session (VGG-Face alone 0.5 GB): remove the folder when
+# the session ends (links are removed, never what they point at), unless asked to keep it
+if not os.environ.get("DEEPFACE_BATCH_KEEP_HOME"):
+    atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
 WEIGHTS_DIR = _HOME / ".deepface" / "weights"
 WEIGHTS_DIR.mkdir(parents=True)
 _USER_HOME = os.environ.get("DEEPFACE_HOME")

@@ -16,12 +16,14 @@ Weights come from $DEEPFACE_HOME, or ../shared/weights when it is beside the che
 from __future__ import annotations
 
 import argparse
+import atexit
 import cProfile
 import datetime as dt
 import io
 import os
 import platform
 import pstats
+import shutil
 import sys
 import tempfile
 import time
@@ -38,6 +40,7 @@ def _weights_home() -> None:
     if os.environ.get("DEEPFACE_HOME") or not SHARED.is_dir():
         return
     home = Path(tempfile.mkdtemp(prefix="deepface-batch-bench-"))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
     weights = home / ".deepface" / "weights"
     weights.mkdir(parents=True)
     for entry in SHARED.iterdir():
@@ -58,6 +61,7 @@ def _plant(backends: list[str]) -> None:
     # plant into a fresh home that links the real weights, never into the user's own
     source = Path(os.environ["DEEPFACE_HOME"]) / ".deepface" / "weights"
     home = Path(tempfile.mkdtemp(prefix="deepface-batch-bench-planted-"))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
     weights = home / ".deepface" / "weights"
     weights.mkdir(parents=True)
     if source.is_dir():

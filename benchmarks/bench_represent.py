@@ -21,9 +21,11 @@ bounded by the same batches.
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -47,6 +49,7 @@ def _plant(models: list[str]) -> None:
 
     source = Path(os.environ["DEEPFACE_HOME"]) / ".deepface" / "weights"
     home = Path(tempfile.mkdtemp(prefix="deepface-batch-bench-planted-"))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
     weights = home / ".deepface" / "weights"
     weights.mkdir(parents=True)
     if source.is_dir():
