@@ -210,15 +210,12 @@ class MtCnnPlugin(GroupedPlugin):
             warnings.simplefilter("ignore", ResourceWarning)
             mtcnn = MTCNN()
         pyramid = _pyramid_supported() if self.pyramid is None else self.pyramid
-        if self.compiled:
-            for stage in mtcnn.stages:
-                stage._model = _Compiled(stage._model)  # pylint: disable=protected-access
         if pyramid:
-            # the pyramid graph calls the Keras network itself, not the compiled wrapper
-            pnet = mtcnn.stages[0]
-            if isinstance(pnet._model, _Compiled):  # pylint: disable=protected-access
-                pnet._model = pnet._model.model  # pylint: disable=protected-access
-            mtcnn._stages[0] = _PyramidPNet(pnet)  # pylint: disable=protected-access
+            # the pyramid graph compiles P-Net itself, with its resizes
+            mtcnn._stages[0] = _PyramidPNet(mtcnn.stages[0])  # pylint: disable=protected-access
+        if self.compiled:
+            for stage in mtcnn.stages[1 if pyramid else 0 :]:
+                stage._model = _Compiled(stage._model)  # pylint: disable=protected-access
         return mtcnn
 
     def _detect_group(self, images: list[np.ndarray]) -> list[list[FacialAreaRegion]]:
