@@ -15,11 +15,14 @@ from deepface_batch.api import extract_faces, iter_extract_faces
 from deepface_batch.errors import (
     BatchModeError,
     DeepfaceBatchError,
+    DetectorNameTakenError,
     DetectorUnavailableError,
+    InputSourceError,
     InvalidImageError,
     PluginValidationError,
     UnknownDetectorError,
     UnsupportedDeepfaceVersion,
+    WeightFileError,
 )
 from deepface_batch.patch import is_patched, patch, patched, unpatch, unpatched
 from deepface_batch.plugin import BatchMode, DetectorPlugin, Requirement, Tolerance
@@ -37,14 +40,17 @@ __all__ = [
     "BatchMode",
     "BatchModeError",
     "DeepfaceBatchError",
+    "DetectorNameTakenError",
     "DetectorPlugin",
     "DetectorUnavailableError",
+    "InputSourceError",
     "InvalidImageError",
     "PluginValidationError",
     "Requirement",
     "Tolerance",
     "UnknownDetectorError",
     "UnsupportedDeepfaceVersion",
+    "WeightFileError",
     "detectors",
     "extract_faces",
     "get_detector",

@@ -13,14 +13,18 @@ native one differs only by what its detector does differently (its declared tole
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
+import threading
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any, Iterator, Literal, Union
 
 import numpy as np
 
 from deepface_batch import compat, inputs, pipeline, registry
-from deepface_batch.errors import DeepfaceBatchError
+from deepface_batch.errors import DeepfaceBatchError, InputSourceError
 from deepface_batch.plugin import BatchMode, DetectorPlugin
 
 FaceList = list[dict[str, Any]]
@@ -34,7 +38,95 @@ DEFAULT_BATCH_SIZE = 32
 def default_batch_size() -> int:
     """``DEEPFACE_BATCH_SIZE`` when set, else :data:`DEFAULT_BATCH_SIZE`."""
     value = os.environ.get("DEEPFACE_BATCH_SIZE", "").strip()
-    return int(value) if value else DEFAULT_BATCH_SIZE
+    if not value:
+        return DEFAULT_BATCH_SIZE
+    try:
+        return pipeline.check_batch_size(int(value))
+    except ValueError:
+        raise ValueError(
+            f"DEEPFACE_BATCH_SIZE must be a positive integer, got {value!r}; set it to a "
+            "number such as 32, or unset it"
+        ) from None
+
+
+def batch_size_or_default(batch_size: Any) -> int:
+    """``batch_size`` checked, or the default when it is ``None``."""
+    return default_batch_size() if batch_size is None else pipeline.check_batch_size(batch_size)
+
+
+def check_errors(errors: Any) -> None:
+    """Refuse an ``errors`` value other than ``"raise"`` or ``"return"``."""
+    if errors not in ("raise", "return"):
+        raise ValueError(f"errors must be 'raise' or 'return', got {errors!r}")
+
+
+#: the backend whose detector upstream's alignment borrows to find missing eyes
+EYE_FINDER = "opencv"
+
+_locks: dict[str, threading.RLock] = {}
+_locks_guard = threading.Lock()
+
+
+def backend_lock(name: str) -> threading.RLock:
+    """The lock held around every use of ``name``'s model: a detector backend or a
+    recognition model.
+
+    Upstream's detectors are not thread-safe (ssd, yunet and dlib crash, opencv gives
+    wrong boxes when one instance is shared by threads), and the plugins share upstream's
+    cached instance with upstream's own single-image calls, so one lock per name covers
+    both. Re-entrant: ``represent`` reaches ``extract_faces`` in the same thread. Where
+    locks nest they are taken in one order (a backend, then :data:`EYE_FINDER`, then a
+    model), so no two threads can wait on each other.
+    """
+    with _locks_guard:
+        lock = _locks.get(name)
+        if lock is None:
+            lock = _locks[name] = threading.RLock()
+        return lock
+
+
+_GENERATOR_FLAGS = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+
+
+def _clear(frame: FrameType | None, engine_only: bool) -> FrameType | None:
+    """Drop a finished frame's locals; return its caller (None to stop climbing)."""
+    if frame is None or frame.f_code.co_flags & _GENERATOR_FLAGS:
+        return None  # clearing a generator's frame would close the generator
+    if engine_only and not frame.f_globals.get("__name__", "").startswith("deepface_batch"):
+        return None
+    try:
+        frame.clear()
+    except RuntimeError:  # still running: its locals are in use
+        return None
+    return frame.f_back
+
+
+def released(err: Exception) -> Exception:
+    """``err`` with the local variables of its finished frames dropped.
+
+    A traceback keeps alive every frame it passes through and each one's callers, and
+    with them every local: the batch's decoded and bordered images. Returned errors live
+    as long as the caller's results, so each one lets go of them here: the frames of its
+    traceback and of its cause, and the engine's finished frames above them. The
+    traceback's lines stay.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [err]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        tb = current.__traceback__
+        if tb is not None:
+            caller = tb.tb_frame.f_back
+            while tb is not None:
+                _clear(tb.tb_frame, engine_only=False)
+                tb = tb.tb_next
+            while caller is not None:
+                caller = _clear(caller, engine_only=True)
+        pending += [current.__cause__, current.__context__]
+    return err
 
 
 def with_index(err: Exception, index: int | None) -> Exception:
@@ -124,11 +216,22 @@ def _process(
     labels: list[int | None] = [None if single else item.index for item in ok]
     prepared: list[tuple[np.ndarray, int, int]] = []
     detected: list[list[Any] | Exception] = []
-    if ok and plugin.detects_faces:
-        prepared = [layer.add_border(item.img, options.align) for item in ok]
-        detected = _detect(plugin, [p[0] for p in prepared], labels)
-
     entries: dict[int, Entry] = {item.index: item.error for item in loaded if item.error}
+    if ok and plugin.detects_faces:
+        # the border is one image's step: an array copyMakeBorder refuses (bool, object)
+        # is that image's error, not the whole batch's
+        bordered = []
+        for item, label in zip(ok, labels):
+            try:
+                prepared.append(layer.add_border(item.img, options.align))
+                bordered.append(item)
+            except Exception as err:  # pylint: disable=broad-except
+                entries[item.index] = with_index(err, label)
+        ok = bordered
+        labels = [None if single else item.index for item in ok]
+        if ok:
+            with backend_lock(plugin.name):
+                detected = _detect(plugin, [p[0] for p in prepared], labels)
     for position, item in enumerate(ok):
         label = labels[position]
         try:
@@ -137,16 +240,18 @@ def _process(
                 if isinstance(regions, Exception):
                     raise regions
                 bordered, width_border, height_border = prepared[position]
-                face_objs = layer.faces_from_regions(
-                    plugin.name,
-                    bordered,
-                    regions,
-                    align=options.align,
-                    expand_percentage=options.expand_percentage,
-                    max_faces=options.max_faces,
-                    width_border=width_border,
-                    height_border=height_border,
-                )
+                # upstream aligns a face without eyes with opencv's shared eye cascade
+                with backend_lock(EYE_FINDER):
+                    face_objs = layer.faces_from_regions(
+                        plugin.name,
+                        bordered,
+                        regions,
+                        align=options.align,
+                        expand_percentage=options.expand_percentage,
+                        max_faces=options.max_faces,
+                        width_border=width_border,
+                        height_border=height_border,
+                    )
             else:
                 face_objs = layer.skip_faces(item.img)
             entries[item.index] = layer.finish(
@@ -206,16 +311,13 @@ def iter_extract_faces(
         For each input, the list of face dicts upstream returns for it (or, with
         ``errors="return"``, the exception raised for it).
     """
-    if errors not in ("raise", "return"):
-        raise ValueError(f"errors must be 'raise' or 'return', got {errors!r}")
+    # everything that can be wrong with the call itself is said now, not at the first next()
+    check_errors(errors)
     layer = compat.get()
     plugin = registry.get_detector(detector_backend, batch_mode)
-    size = default_batch_size() if batch_size is None else batch_size
+    size = batch_size_or_default(batch_size)
     single = inputs.is_single(images)
     items = iter([(0, images)]) if single else inputs.iter_items(images)
-    batches = pipeline.chunks(items, size)
-    total = 1 if single else inputs.known_length(images)
-
     options = _Options(
         enforce_detection=enforce_detection,
         align=align,
@@ -230,22 +332,90 @@ def iter_extract_faces(
         anti_spoofing=anti_spoofing,
         max_faces=max_faces,
     )
+
+    loaded = pipeline.prefetched(
+        pipeline.chunks(items, size), functools.partial(_load_chunk, single=single), prefetch
+    )
+    total = 1 if single else inputs.known_length(images)
     bar = pipeline.Progress(progress, total, desc=f"extract_faces[{detector_backend}]")
+    return deliver(_detected(plugin, loaded, options, single), errors, bar)
+
+
+def _detected(
+    plugin: DetectorPlugin, batches: Iterator[list[_Loaded]], options: _Options, single: bool
+) -> Iterator[list[Entry]]:
+    """Each loaded batch's entries, the plugin prepared before the first.
+
+    The errors made in ``_process`` keep this generator's frame (their frames' caller)
+    for as long as they live, so it holds no batch across a ``yield`` and no input
+    (a closure over the input iterator would keep its last item).
+    """
     prepared = False
     try:
-        for loaded in pipeline.prefetched(
-            batches, lambda chunk: _load_chunk(chunk, single), enabled=prefetch
-        ):
+        for loaded in batches:
             if not prepared:
-                plugin.prepare()
+                with backend_lock(plugin.name):
+                    plugin.prepare()
                 prepared = True
-            for entry in _process(plugin, loaded, options, single):
-                if isinstance(entry, Exception) and errors == "raise":
-                    raise entry
+            entries = _process(plugin, loaded, options, single)
+            loaded = []
+            yield entries
+    finally:
+        # left early (an error raised, a break): the batch read ahead goes now
+        _close(batches)
+        batches = iter(())
+
+
+def deliver(
+    batches: Iterator[list[Entry]], errors: Errors, bar: pipeline.Progress
+) -> Iterator[Entry]:
+    """Yield each batch's entries in order, as ``errors`` asks, and close ``bar`` at the end.
+
+    Returned errors are :func:`released` first, so they do not keep their batch alive.
+    When the input itself fails (:class:`pipeline.SourceError`), what was read before it
+    has been given already; then, with ``errors="return"``, an :class:`InputSourceError`
+    takes the slot of the item the input failed to give and the run ends, and with
+    ``errors="raise"`` what the input raised is raised.
+    """
+    failure: BaseException | None = None
+    try:
+        for batch in batches:
+            for entry in batch:  # all of them: raising the first leaves the others unseen
+                if isinstance(entry, Exception):
+                    released(entry)
+            for entry in batch:
+                if isinstance(entry, Exception):
+                    if errors == "raise":
+                        # what the input raised, not our wrapper, when the input failed
+                        failure = entry.error if isinstance(entry, InputSourceError) else entry
+                        break
                 yield entry
-            bar.update(len(loaded))
+            if failure is not None:
+                break
+            bar.update(len(batch))
+            batch = []  # nothing of a finished batch stays referenced while we wait
+    except pipeline.SourceError as source:
+        released(source.error)
+        if errors == "raise":
+            failure = source.error
+        else:
+            yield released(InputSourceError(source.consumed, source.error))
     finally:
         bar.close()
+    if failure is not None:
+        # raised outside the loop and after closing the batches' generator, so the
+        # traceback the caller keeps holds no batch
+        batch = []
+        _close(batches)
+        batches = iter(())
+        raise failure
+
+
+def _close(iterator: Any) -> None:
+    """Close a generator (its ``finally`` blocks run, its frame lets go of its locals)."""
+    close = getattr(iterator, "close", None)
+    if close is not None:
+        close()
 
 
 def extract_faces(

@@ -14,8 +14,18 @@ picks the call by what the client is:
 * **onnxruntime** and **pytorch**: ``forward`` on a stack is already one session run or
   one forward pass, so the embedder calls it. An onnx graph exported with a fixed batch
   of 1 (SFace's) is run one face at a time, as upstream runs it.
-* **Dlib**: ``compute_face_descriptor`` takes a list of faces natively.
+* **Dlib**: ``compute_face_descriptor`` takes a list of faces natively. Its ``forward``
+  decides on the whole stack whether to scale it by 255 (``img.max() <= 1``), so faces
+  are stacked only with faces on which that test gives the answer it gives for each of
+  them alone, or, given each face's image key (:meth:`Embedder.stack_key`), the answer
+  upstream's one call on that image's faces gives (:class:`GroupedEmbedder`).
 * **Buffalo_L** (insightface): upstream loops over the faces; so does the embedder.
+
+A face's embedding must not depend on the faces stacked with it: every ``forward`` and
+``predict`` of deepface 0.0.103 was read for steps that look at the whole stack, and
+:data:`_PER_FACE` lists those found to work face by face. Dlib's scaling test is the only
+one that looks at the stack's values; a client whose ``forward`` or ``predict`` is not
+known here runs one face per call (:class:`LoopEmbedder`), as it cannot be mixed up.
 
 Each embedding matches upstream's single-image embedding within :data:`TOLERANCE` (a
 batched matrix product may sum in another order than a single-image one).
@@ -25,7 +35,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Hashable, Sequence
 
 import numpy as np
 
@@ -95,8 +105,27 @@ class Embedder:
     def tolerance(self) -> EmbeddingTolerance:
         return TOLERANCE[self.engine]
 
-    def embed(self, faces: np.ndarray) -> list[list[float]]:
-        """Embeddings (Python floats, as upstream returns them) of ``(n, H, W, 3)`` faces."""
+    def stack_key(self, faces: np.ndarray) -> Hashable:
+        """What the client's whole-stack tests answer on ``faces`` stacked on their own.
+
+        Upstream's ``represent`` stacks the faces of one image in one ``forward`` call, so
+        a face's single-image embedding is the one it gets beside faces of equal key: the
+        key of its image's stack, passed to :meth:`embed` for each of its faces, keeps
+        upstream's result even where those tests couple the faces of one image. ``None``
+        for clients whose ``forward`` treats each face on its own.
+        """
+        return None
+
+    def embed(
+        self, faces: np.ndarray, keys: Sequence[Hashable] | None = None
+    ) -> list[list[float]]:
+        """Embeddings (Python floats, as upstream returns them) of ``(n, H, W, 3)`` faces.
+
+        Args:
+            faces: the preprocessed faces, of any number of images.
+            keys: for each face, :meth:`stack_key` of all the faces of its image; by
+                default each face's own, as if its image had that face only.
+        """
         return _rows(self.client.forward(faces), faces.shape[0])
 
     def embed_exact(self, faces: np.ndarray) -> list[list[float]]:
@@ -109,8 +138,58 @@ class LoopEmbedder(Embedder):
 
     mode = PSEUDO
 
-    def embed(self, faces: np.ndarray) -> list[list[float]]:
+    def embed(
+        self, faces: np.ndarray, keys: Sequence[Hashable] | None = None
+    ) -> list[list[float]]:
         return [self.client.forward(faces[i : i + 1]) for i in range(faces.shape[0])]
+
+
+class GroupedEmbedder(Embedder):
+    """Stacks of faces on which the client's whole-stack test agrees, one call per stack.
+
+    Some ``forward`` methods test the whole stack and treat every face by the answer
+    (Dlib's ``img.max() <= 1``), so one odd face would change its stack-mates'
+    embeddings. ``key`` gives, for one face, the answer that test gives on that face
+    alone; faces with equal keys go to the client together, and the test on their stack
+    gives each of them its own answer.
+    """
+
+    def __init__(
+        self, model_name: str, client: Any, key: Callable[[np.ndarray], Hashable]
+    ) -> None:
+        super().__init__(model_name, client)
+        self._key = key
+
+    def stack_key(self, faces: np.ndarray) -> Hashable:
+        return self._key(faces)
+
+    def embed(
+        self, faces: np.ndarray, keys: Sequence[Hashable] | None = None
+    ) -> list[list[float]]:
+        if keys is None:
+            keys = [self._key(faces[i : i + 1]) for i in range(faces.shape[0])]
+        if len(keys) != faces.shape[0]:
+            raise ValueError(f"{len(keys)} keys for {faces.shape[0]} faces")
+        groups: dict[Hashable, list[int]] = {}
+        for i, key in enumerate(keys):
+            groups.setdefault(key, []).append(i)
+        if len(groups) <= 1:
+            return super().embed(faces)
+        rows: list[list[float]] = [[] for _ in range(faces.shape[0])]
+        for members in groups.values():
+            for i, row in zip(members, super().embed(faces[members])):
+                rows[i] = row
+        return rows
+
+
+def _dlib_scales(face: np.ndarray) -> bool:
+    """Whether Dlib's ``forward`` scales ``face`` (one face, or a stack) by 255.
+
+    The test of ``DlibClient.forward`` (deepface 0.0.103, dlib/Dlib.py line 48). A stack
+    of faces that all pass it passes it, and one of faces that all fail it fails it (a
+    NaN maximum fails, for a face as for its stack), so grouping by it is exact.
+    """
+    return bool(face.max() <= 1)
 
 
 class KerasEmbedder(Embedder):
@@ -127,7 +206,9 @@ class KerasEmbedder(Embedder):
         self._post = post
         self._tf = tf
 
-    def embed(self, faces: np.ndarray) -> list[list[float]]:
+    def embed(
+        self, faces: np.ndarray, keys: Sequence[Hashable] | None = None
+    ) -> list[list[float]]:
         out = self._call(self._tf.constant(faces, dtype=self._tf.float32)).numpy()
         return self._post(out)
 
@@ -143,6 +224,29 @@ def _keras_post(model_name: str, client: Any) -> Callable[[np.ndarray], Any] | N
     if model_name == "VGG-Face" and forward.__module__.endswith(".tf.VGGFace"):
         return lambda out: verification.l2_normalize(out.tolist(), axis=1).tolist()
     return None
+
+
+#: ``forward`` and ``predict`` methods of deepface 0.0.103 whose result for each face of a
+#: stack depends on that face alone (each was read): the onnx and pytorch base classes run
+#: the stack through the network in float32 (inference mode: batch norm uses its stored
+#: statistics) and VGG-Face L2-normalises row by row. Dlib's is here with the key of its
+#: whole-stack test, which :class:`GroupedEmbedder` keeps per face.
+_PER_FACE: dict[tuple[str, str], Callable[[np.ndarray], Hashable] | None] = {
+    (f"deepface.models.facial_recognition.{module}", name): None
+    for module, name in (
+        ("onnx.OnnxFacialRecognition", "OnnxFacialRecognition.forward"),
+        ("onnx.OnnxFacialRecognition", "OnnxFacialRecognition.predict"),
+        ("onnx.VGGFace", "VggFaceClient.forward"),
+        ("pytorch.TorchFacialRecognition", "TorchFacialRecognition.forward"),
+        ("pytorch.TorchFacialRecognition", "TorchFacialRecognition.predict"),
+        ("pytorch.VGGFace", "VggFaceClient.forward"),
+    )
+}
+_PER_FACE[("deepface.models.facial_recognition.dlib.Dlib", "DlibClient.forward")] = _dlib_scales
+
+
+def _known(method: Any) -> bool:
+    return (getattr(method, "__module__", ""), getattr(method, "__qualname__", "")) in _PER_FACE
 
 
 def _fixed_batch_of_one(client: Any) -> bool:
@@ -161,9 +265,17 @@ def make_embedder(model_name: str, client: Any) -> Embedder:
         post = _keras_post(model_name, client)
         if post is not None:
             return KerasEmbedder(model_name, client, post)
-        return Embedder(model_name, client)
+        # an unknown forward may look at the whole stack: one face per call is safe
+        return LoopEmbedder(model_name, client)
     if model_name == "SFace" or model_name == "Buffalo_L" or _fixed_batch_of_one(client):
         return LoopEmbedder(model_name, client)
+    forward = type(client).forward
+    predict = getattr(type(client), "predict", None)
+    if not _known(forward) or (predict is not None and not _known(predict)):
+        return LoopEmbedder(model_name, client)
+    key = _PER_FACE[(forward.__module__, forward.__qualname__)]
+    if key is not None:
+        return GroupedEmbedder(model_name, client, key)
     return Embedder(model_name, client)
 
 

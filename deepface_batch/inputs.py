@@ -8,11 +8,12 @@ those, a 4-D array ``(N, H, W, 3)``, or any other iterable, which is consumed la
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from deepface_batch.errors import InvalidImageError
+from deepface_batch.errors import InvalidImageError, invalid_image_error
 
 
 def is_single(images: Any) -> bool:
@@ -37,9 +38,9 @@ def known_length(images: Any) -> int | None:
 def iter_items(images: Any) -> Iterator[tuple[int, Any]]:
     """Enumerate a batch lazily; a 4-D array yields views of its frames."""
     if isinstance(images, np.ndarray):
-        if images.ndim != 4 or images.shape[-1] != 3:
+        if images.ndim != 4:
             raise InvalidImageError(
-                None, f"expected a batch array of shape (N, H, W, 3), got shape {images.shape}"
+                None, f"expected a batch array of shape (N, H, W, C), got shape {images.shape}"
             )
         return enumerate(images[i] for i in range(images.shape[0]))
     if isinstance(images, dict):
@@ -50,22 +51,36 @@ def iter_items(images: Any) -> Iterator[tuple[int, Any]]:
 
 
 def check_image(index: int | None, img: Any) -> np.ndarray:
-    """Reject a loaded image that upstream's detectors cannot take, naming its index."""
+    """Reject what upstream's ``extract_faces`` cannot take, naming the index.
+
+    The rule is upstream's, not a stricter one: it reads ``height, width, _ = img.shape``
+    and nothing more, so any H x W x C array passes here (a 4-channel image, an empty
+    one); what a detector then makes of it is that image's result or error, as upstream.
+    """
     if not isinstance(img, np.ndarray):
         raise InvalidImageError(index, f"expected a numpy array image, got {type(img).__name__}")
-    if img.ndim != 3 or img.shape[2] != 3:
+    if img.ndim != 3:
         raise InvalidImageError(index, f"expected an H x W x 3 image, got shape {img.shape}")
-    if img.shape[0] == 0 or img.shape[1] == 0:
-        raise InvalidImageError(index, f"expected a non-empty image, got shape {img.shape}")
     return img
 
 
+def redact(text: str) -> str:
+    """``text`` with the credentials of any URL in it replaced by ``***``."""
+    return _CREDENTIALS.sub(r"\1***@", text)
+
+
+_CREDENTIALS = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+
+
 def describe(item: Any) -> str:
-    """A short name for an input item in an error message."""
+    """A short name for an input item in an error message (a URL's credentials left out)."""
     if isinstance(item, (str, os.PathLike)):
         text = os.fspath(item)
+        if isinstance(text, bytes):
+            text = text.decode(errors="replace")
         if text.startswith("data:image/"):
             return "base64 image"
+        text = redact(text)
         return repr(text if len(text) <= 200 else text[:200] + "...")
     if isinstance(item, np.ndarray):
         return f"array of shape {item.shape}"
@@ -81,12 +96,14 @@ def load(index: int | None, item: Any, loader: Any) -> tuple[np.ndarray, str]:
         loader: the compat layer's ``load_image``.
 
     Raises:
-        InvalidImageError: naming the index and, for a path, the path.
+        InvalidImageError: naming the index and, for a path, the path; also an instance
+            of the class upstream's loader raised (``ImgNotFound`` for a missing file).
     """
     try:
         img, img_name = loader(item)
     except InvalidImageError:
         raise
     except Exception as err:
-        raise InvalidImageError(index, f"cannot read image {describe(item)}: {err}") from err
+        reason = f"cannot read image {describe(item)}: {redact(str(err))}"
+        raise invalid_image_error(index, reason, type(err)) from err
     return check_image(index, img), img_name

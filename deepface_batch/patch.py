@@ -41,10 +41,12 @@ def _wrap_extract_faces(original: Callable[..., Any]) -> Callable[..., Any]:
         options = dict(bound.arguments)
         images = options.pop("img_path")
         backend = options.get("detector_backend", "opencv")
-        if inputs.is_single(images) and backend in compat.get().DETECTORS:
-            return original(*args, **kwargs)
         from deepface_batch import api  # the engine imports deepface: import it late
 
+        if inputs.is_single(images) and backend in compat.get().DETECTORS:
+            # upstream's detector instance is shared with the plugins: one thread at a time
+            with api.backend_lock(backend), api.backend_lock(api.EYE_FINDER):
+                return original(*args, **kwargs)
         return api.extract_faces(images, **options)
 
     setattr(extract_faces, MARKER, True)
@@ -62,11 +64,16 @@ def _wrap_represent(original: Callable[..., Any]) -> Callable[..., Any]:
         layer = compat.get()
         backend = options.get("detector_backend", "opencv")
         model_name = options.get("model_name", "VGG-Face")
-        if inputs.is_single(images) and backend in layer.DETECTORS:
-            return original(*args, **kwargs)
         if model_name not in layer.RECOGNITION_MODELS:
             return original(*args, **kwargs)  # upstream's own error for an unknown model
-        from deepface_batch import representation  # imports deepface: import it late
+        from deepface_batch import api, representation  # they import deepface: import late
+
+        if inputs.is_single(images) and backend in layer.DETECTORS:
+            # the same order as the engine's (detector, then model): no deadlock
+            with api.backend_lock(backend), api.backend_lock(api.EYE_FINDER), api.backend_lock(
+                f"model:{model_name}"
+            ):
+                return original(*args, **kwargs)
 
         results = representation.represent(images, **options)
         # upstream's quirk, kept: a batch of one gives that image's list, not a list of it

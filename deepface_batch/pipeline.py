@@ -2,14 +2,24 @@
 
 Memory is bounded by ``batch_size``: at most the batch being detected and the next one
 being loaded are held, whatever the length of the input.
+
+Two promises a long run depends on:
+
+* **What was read is finished.** When the input iterable raises part-way, the items read
+  before it still go through; :class:`SourceError` comes after them, carrying what the
+  iterable raised.
+* **Leaving is prompt.** The read-ahead runs on a daemon thread that nobody waits for: a
+  ``break``, an exception or Ctrl-C returns control at once, even while the thread is
+  stuck on a URL that never answers (it finishes, or not, on its own; the interpreter
+  does not wait for it at exit).
 """
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
-from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import islice
-from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Generic, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
@@ -17,16 +27,80 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """Consecutive lists of at most ``size`` items, consuming ``items`` lazily."""
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+class SourceError(Exception):
+    """The input iterable raised while it was being read.
+
+    Attributes:
+        error: what the iterable raised.
+        consumed: how many items it had given before it raised.
+    """
+
+    def __init__(self, error: Exception, consumed: int) -> None:
+        super().__init__(f"the input raised {type(error).__name__} after {consumed} items: {error}")
+        self.error = error
+        self.consumed = consumed
+
+
+def check_batch_size(size: Any) -> int:
+    """``size`` if it is a positive integer, else a ValueError naming what was given."""
+    if not isinstance(size, (int, np.integer)) or isinstance(size, (bool, np.bool_)) or size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {size!r}")
+    return int(size)
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of at most ``size`` items, consuming ``items`` lazily.
+
+    Raises:
+        SourceError: after the items read before it, when ``items`` itself raises.
+    """
+    size = check_batch_size(size)
     iterator = iter(items)
+    consumed = 0
     while True:
-        chunk = list(islice(iterator, size))
+        chunk: list[T] = []
+        try:
+            chunk.extend(islice(iterator, size))
+        except Exception as err:  # pylint: disable=broad-except
+            # islice adds to ``chunk`` item by item: what it gave before raising is kept
+            consumed += len(chunk)
+            if chunk:
+                yield chunk
+            raise SourceError(err, consumed) from err
         if not chunk:
             return
+        consumed += len(chunk)
         yield chunk
+
+
+class _Background(Generic[R]):
+    """``load(batch)`` on a daemon thread; ``result()`` waits for it, interruptibly."""
+
+    def __init__(self, load: Callable[[Any], R], batch: Any) -> None:
+        self._done = threading.Event()
+        self._value: Any = None
+        self._error: BaseException | None = None
+        threading.Thread(
+            target=self._run, args=(load, batch), name="deepface-batch-load", daemon=True
+        ).start()
+
+    def _run(self, load: Callable[[Any], R], batch: Any) -> None:
+        try:
+            self._value = load(batch)
+        except BaseException as err:  # pylint: disable=broad-except
+            self._error = err
+        finally:
+            batch = None  # errors made below keep this frame: not its batch
+            self._done.set()
+
+    def result(self) -> R:
+        # Event.wait lets Ctrl-C through while it waits, and nothing joins the thread
+        # afterwards (an executor's shutdown would wait for a load stuck on a dead server)
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        value, self._value = self._value, None
+        return value
 
 
 def prefetched(
@@ -35,21 +109,32 @@ def prefetched(
     """``load`` each batch, loading the next one in a thread while the caller works.
 
     Image decoding (cv2.imread, base64) releases the GIL, so reading batch k+1 overlaps
-    detecting batch k. Only one batch is read ahead, which keeps memory bounded.
+    detecting batch k. Only one batch is read ahead, which keeps memory bounded: after a
+    ``break``, the input has been read at most two batches past the last result given.
+
+    Raises:
+        SourceError: when the input raises, after every batch read before it is given.
     """
-    if not enabled:
-        for batch in batches:
-            yield load(batch)
-        return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="deepface-batch-load") as pool:
-        pending: Future[R] | None = None
-        for batch in batches:
-            following = pool.submit(load, batch)
+    iterator = iter(batches)
+    pending: _Background[R] | None = None
+    while True:
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            break
+        except SourceError:
             if pending is not None:
-                yield pending.result()
-            pending = following
+                yield pending.result()  # finish what was read, then report the source
+            raise
+        if not enabled:
+            yield load(batch)
+            continue
+        following = _Background(load, batch)
         if pending is not None:
             yield pending.result()
+        pending = following
+    if pending is not None:
+        yield pending.result()
 
 
 def group_by_shape(images: Sequence[np.ndarray]) -> dict[tuple[int, ...], list[int]]:

@@ -6,9 +6,10 @@ import importlib.util
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
-from deepface_batch.errors import DetectorUnavailableError
+from deepface_batch.errors import DetectorUnavailableError, WeightFileError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -47,6 +48,9 @@ class Tolerance:
 
 
 EXACT = Tolerance()
+
+#: side of the black image a freshly loaded upstream detector is probed with
+PROBE_SIZE = 64
 
 
 @dataclass(frozen=True)
@@ -138,17 +142,80 @@ class UpstreamPseudoPlugin(DetectorPlugin):
     def detector(self) -> Any:
         """Upstream's detector instance (built, and its weights loaded, on first use)."""
         if self._detector is None:
-            from deepface_batch import compat
-
-            try:
-                self._detector = compat.get().build_detector(self.name)
-            except Exception as err:
-                raise DetectorUnavailableError(
-                    f"detector backend '{self.name}' could not be built: {err}. deepface "
-                    "loads weights from $DEEPFACE_HOME/.deepface/weights (downloading them "
-                    "when missing): put the file there, or check the package it names"
-                ) from err
+            self._detector = self._load_detector()
         return self._detector
+
+    def weight_files(self) -> list[Path]:
+        """The files upstream's detector for this backend loads from deepface's weights
+        folder (:data:`deepface_batch.weights.DETECTOR_FILES`); none for a backend the
+        table does not list."""
+        from deepface_batch import weights
+
+        return weights.detector_files(self.name)
+
+    def _load_detector(self) -> Any:
+        """Build upstream's detector, its weight files checked before and after.
+
+        A weight file with a known sha256 is verified before upstream parses it (a cut-off
+        file then says so, instead of a parser error without a path), and again after the
+        build, which may have downloaded it (both cached: one hash per file per process).
+        A probe on a blank image follows: a file that loads but is not the model the
+        detector expects fails here, once, and not on every image of a run.
+
+        Raises:
+            WeightFileError: a weight file is wrong; the message names it and what to do.
+            DetectorUnavailableError: the detector could not be built for another reason.
+        """
+        from deepface_batch import compat, weights
+
+        files = self.weight_files()
+        verified = [path for path in files if weights.verify(path)]
+        try:
+            detector = compat.get().build_detector(self.name)
+        except Exception as err:
+            # a file that matched its sha256 is not the cause; one that could not be
+            # checked (no known hash, or the check turned off) may be
+            present = [path for path in files if path.is_file() and path not in verified]
+            if present:
+                which = "the file is" if len(present) == 1 else "one of them is"
+                raise WeightFileError(
+                    f"detector backend '{self.name}' could not be built from "
+                    f"{weights.describe(present)}: {_reason(err)}. If {which} damaged or "
+                    "another model's, delete it so deepface downloads it again, or put "
+                    "the right file there",
+                    path=str(present[0]),
+                ) from err
+            raise DetectorUnavailableError(
+                f"detector backend '{self.name}' could not be built: {err}. deepface "
+                "loads weights from $DEEPFACE_HOME/.deepface/weights (downloading them "
+                "when missing): put the file there, or check the package it names"
+            ) from err
+        weights.verify_all(files)
+        if files:
+            self._probe(detector, files)
+        return detector
+
+    def _probe(self, detector: Any, files: Sequence[Path]) -> None:
+        """Run upstream's detector once on a small black image, right after loading.
+
+        Cheap (one small detection, once per plugin instance) and it turns a model that
+        loads but cannot run (another graph under the expected name, a cascade OpenCV
+        read as empty) into one error naming the file.
+        """
+        import numpy as np
+
+        try:
+            detector.detect_faces(np.zeros((PROBE_SIZE, PROBE_SIZE, 3), dtype=np.uint8))
+        except Exception as err:
+            from deepface_batch import weights
+
+            raise WeightFileError(
+                f"detector backend '{self.name}' loaded {weights.describe(files)} but failed "
+                f"on a blank {PROBE_SIZE}x{PROBE_SIZE} test image: {_reason(err)}. The "
+                "file is probably damaged or another model's: delete it so deepface "
+                "downloads it again, or put the right file there",
+                path=str(files[0]),
+            ) from err
 
     def prepare(self) -> None:
         _ = self.detector
@@ -158,6 +225,16 @@ class UpstreamPseudoPlugin(DetectorPlugin):
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[FacialAreaRegion]]:
         return [self.detect_one(image) for image in images]
+
+
+def _reason(err: BaseException) -> str:
+    """An exception as one line, with the error it wraps: upstream's wrappers hide the
+    parser's message behind advice about optional dependencies."""
+    parts = [f"{type(err).__name__}: {' '.join(str(err).split()).rstrip('.')}"]
+    cause = err.__cause__
+    if cause is not None:
+        parts.append(f"(from {type(cause).__name__}: {' '.join(str(cause).split()).rstrip('.')})")
+    return " ".join(parts)
 
 
 class GroupedPlugin(UpstreamPseudoPlugin):

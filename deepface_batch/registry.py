@@ -3,6 +3,11 @@
 Built-ins are imported only when asked for, so the registry costs nothing for backends a
 user never touches. Third parties register with :func:`register_detector` or through an
 entry point in the ``deepface_batch.detectors`` group naming a plugin class (or instance).
+
+An entry point never replaces a backend that is already there: a clash with a built-in
+keeps the built-in, a clash between two distributions keeps the first by distribution name,
+and either is logged with both distributions and the one line of code that makes the other
+choice (``register_detector(..., clobber=True)``, which always replaces).
 """
 
 from __future__ import annotations
@@ -10,13 +15,16 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+import re
 import threading
+from dataclasses import dataclass
 from importlib import metadata
 from types import MappingProxyType
 from typing import Mapping, Union
 
 from deepface_batch.errors import (
     BatchModeError,
+    DetectorNameTakenError,
     PluginValidationError,
     UnknownDetectorError,
 )
@@ -54,8 +62,30 @@ BUILTINS: Mapping[str, str] = MappingProxyType(
     }
 )
 
+_BUILTIN = "built-in"
+_ENTRY_POINT = "entry point"
+_CODE = "code"
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """Where a registered plugin came from, so a later clash can name it.
+
+    Attributes:
+        plugin: the registration this describes. Tests and fixtures put ``_plugins`` back
+            wholesale, so an origin counts only while ``_plugins`` still holds this object.
+        kind: ``_BUILTIN``, ``_ENTRY_POINT`` or ``_CODE`` (:func:`register_detector`).
+        entry_point: the entry point, for ``_ENTRY_POINT``.
+    """
+
+    plugin: DetectorPlugin
+    kind: str
+    entry_point: metadata.EntryPoint | None = None
+
+
 _lock = threading.RLock()
 _plugins: dict[str, DetectorPlugin] = {}
+_origins: dict[str, _Origin] = {}
 _entry_points_loaded = False
 
 
@@ -74,54 +104,64 @@ def validate(plugin: PluginSpec) -> DetectorPlugin:
     Raises:
         PluginValidationError: naming the plugin and what is wrong with it.
     """
+    given = plugin  # what the error carries, as pluggy's does: the object the caller gave
     label = getattr(plugin, "__name__", None) or type(plugin).__name__
     if inspect.isclass(plugin):
         if not issubclass(plugin, DetectorPlugin):
             raise PluginValidationError(
-                f"plugin {label}: must subclass deepface_batch.plugin.DetectorPlugin"
+                f"plugin {label}: must subclass deepface_batch.plugin.DetectorPlugin",
+                plugin=given,
             )
         abstract = sorted(getattr(plugin, "__abstractmethods__", ()))
         if abstract:
             raise PluginValidationError(
-                f"plugin {label}: does not implement {', '.join(abstract)}"
+                f"plugin {label}: does not implement {', '.join(abstract)}",
+                plugin=given,
             )
         try:
             plugin = plugin()
         except Exception as err:
             raise PluginValidationError(
-                f"plugin {label}: could not be instantiated without arguments: {err}"
+                f"plugin {label}: could not be instantiated without arguments: {err}",
+                plugin=given,
             ) from err
     elif not isinstance(plugin, DetectorPlugin):
         raise PluginValidationError(
             f"plugin {label}: expected a DetectorPlugin subclass or instance, "
-            f"got {type(plugin).__name__}"
+            f"got {type(plugin).__name__}",
+            plugin=given,
         )
     name = getattr(plugin, "name", None)
     if not isinstance(name, str) or not name or name != name.strip():
         raise PluginValidationError(
             f"plugin {label}: 'name' must be a non-empty string without surrounding "
-            f"spaces, got {name!r}"
+            f"spaces, got {name!r}",
+            plugin=given,
         )
     label = f"{label} ('{name}')"
     if not isinstance(plugin.batch_mode, BatchMode):
         raise PluginValidationError(
             f"plugin {label}: 'batch_mode' must be BatchMode.NATIVE or BatchMode.PSEUDO, "
-            f"got {plugin.batch_mode!r}"
+            f"got {plugin.batch_mode!r}",
+            plugin=given,
         )
     tolerance = plugin.tolerance
     if not isinstance(tolerance, Tolerance):
         raise PluginValidationError(
             f"plugin {label}: 'tolerance' must be a deepface_batch.plugin.Tolerance, "
-            f"got {tolerance!r}"
+            f"got {tolerance!r}",
+            plugin=given,
         )
     negative = [f"{k}={v}" for k, v in vars(tolerance).items() if not v >= 0]
     if negative:
         raise PluginValidationError(
-            f"plugin {label}: tolerance values must be >= 0, got {', '.join(negative)}"
+            f"plugin {label}: tolerance values must be >= 0, got {', '.join(negative)}",
+            plugin=given,
         )
     if not all(isinstance(r, Requirement) for r in plugin.requires):
         raise PluginValidationError(
-            f"plugin {label}: 'requires' must be a tuple of deepface_batch.plugin.Requirement"
+            f"plugin {label}: 'requires' must be a tuple of deepface_batch.plugin.Requirement",
+            plugin=given,
         )
     return plugin
 
@@ -137,18 +177,17 @@ def register_detector(plugin: PluginSpec, clobber: bool = False) -> DetectorPlug
         The registered plugin instance.
 
     Raises:
-        PluginValidationError: the plugin's declarations are wrong.
-        ValueError: the name is taken and ``clobber`` is false.
+        PluginValidationError: the plugin's declarations are wrong (``.plugin`` is
+            ``plugin``).
+        DetectorNameTakenError: the name is taken and ``clobber`` is false (``.name`` is
+            the name; a ``ValueError`` too).
     """
     instance = validate(plugin)
     with _lock:
         taken = instance.name in _plugins or instance.name in BUILTINS
         if taken and not clobber:
-            raise ValueError(
-                f"detector backend '{instance.name}' is already registered; pass "
-                "clobber=True to replace it"
-            )
-        _plugins[instance.name] = instance
+            raise DetectorNameTakenError(instance.name)
+        _set(instance, _Origin(instance, _CODE))
     return instance
 
 
@@ -156,6 +195,99 @@ def unregister_detector(name: str) -> None:
     """Remove a registered plugin; a built-in comes back as it was on next use."""
     with _lock:
         _plugins.pop(name, None)
+        _origins.pop(name, None)
+
+
+def _set(instance: DetectorPlugin, origin: _Origin) -> None:
+    _plugins[instance.name] = instance
+    _origins[instance.name] = origin
+
+
+def _origin_of(name: str) -> _Origin | None:
+    """The origin of what is registered under ``name``, or None where that is not known."""
+    origin = _origins.get(name)
+    if origin is None or origin.plugin is not _plugins.get(name):
+        return None
+    return origin
+
+
+def _distribution_name(entry_point: metadata.EntryPoint) -> str:
+    dist = getattr(entry_point, "dist", None)
+    return (getattr(dist, "name", None) or "") if dist is not None else ""
+
+
+def _distribution(entry_point: metadata.EntryPoint) -> str:
+    """``name version`` of the distribution that declares ``entry_point``."""
+    dist = getattr(entry_point, "dist", None)
+    if dist is None:
+        # an EntryPoint built by hand (tests do) belongs to no distribution
+        return "an unknown distribution"
+    name = getattr(dist, "name", None) or "an unnamed distribution"
+    version = getattr(dist, "version", None)
+    return f"{name} {version}" if version else name
+
+
+def _own_distribution() -> str:
+    try:
+        return f"deepface-batch {metadata.version('deepface-batch')}"
+    except metadata.PackageNotFoundError:
+        # run from a source tree that was never installed
+        return "deepface-batch"
+
+
+def _describe(entry_point: metadata.EntryPoint) -> str:
+    return f"entry point '{entry_point.name}' ({entry_point.value}) of {_distribution(entry_point)}"
+
+
+def _entry_point_order(entry_point: metadata.EntryPoint) -> tuple[str, str, str, str]:
+    """Sort key that makes "the first" of two clashing entry points the same everywhere.
+
+    ``metadata.entry_points`` yields them in sys.path order and, within one folder, in
+    the file system's listing order, which differs between machines; the distribution's
+    normalized name (PEP 503) does not.
+    """
+    dist = getattr(entry_point, "dist", None)
+    return (
+        re.sub(r"[-_.]+", "-", _distribution_name(entry_point)).lower(),
+        str(getattr(dist, "version", None) or ""),
+        entry_point.name,
+        entry_point.value,
+    )
+
+
+def _same_entry_point(a: metadata.EntryPoint | None, b: metadata.EntryPoint) -> bool:
+    """Whether ``a`` and ``b`` are one entry point read twice (its version may differ)."""
+    if a is None:
+        return False
+    dist_a, _, name_a, value_a = _entry_point_order(a)
+    dist_b, _, name_b, value_b = _entry_point_order(b)
+    return (dist_a, name_a, value_a) == (dist_b, name_b, value_b)
+
+
+def _remedy(entry_point: metadata.EntryPoint) -> str:
+    """The code that registers ``entry_point``'s plugin over whatever holds its name."""
+    module, attr = entry_point.module, entry_point.attr
+    if not attr:
+        return f"import {module}; deepface_batch.register_detector({module}, clobber=True)"
+    return (
+        f"from {module} import {attr.split('.')[0]}; "
+        f"deepface_batch.register_detector({attr}, clobber=True)"
+    )
+
+
+def _warn_clash(
+    name: str, entry_point: metadata.EntryPoint, holder: str, kept: str
+) -> None:
+    logger.warning(
+        "deepface_batch: detector backend '%s' is offered twice: by %s, and %s; keeping %s. "
+        "To use the plugin of %s instead, put this in your code: %s",
+        name,
+        _describe(entry_point),
+        holder,
+        kept,
+        _distribution(entry_point),
+        _remedy(entry_point),
+    )
 
 
 def load_entry_points(force: bool = False) -> None:
@@ -163,15 +295,36 @@ def load_entry_points(force: bool = False) -> None:
 
     A plugin that fails to load or validate is logged and skipped: one broken
     distribution must not break every backend.
+
+    An entry point never replaces what is registered: installing a package must not
+    silently change what ``detector_backend="ssd"`` runs. Where a plugin's name is taken,
+    the registry keeps
+
+    - a plugin the user registered with :func:`register_detector` (the user asked for
+      it; logged at debug level only);
+    - a built-in, and logs a warning naming both distributions;
+    - the plugin of another entry point: entry points are taken in order of distribution
+      name, so the first by that order wins everywhere, and a warning names both.
+
+    Each warning gives the code that registers the other plugin instead:
+    ``deepface_batch.register_detector(ThePlugin, clobber=True)``.
+
+    Args:
+        force: read the entry points again even if they were read before (after
+            installing a distribution at run time, say). A plugin already registered by
+            the same entry point stays as it is.
     """
     global _entry_points_loaded  # pylint: disable=global-statement
     with _lock:
         if _entry_points_loaded and not force:
             return
         _entry_points_loaded = True
-        for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        # backend name -> the entry point that took it in this pass
+        taken_here: dict[str, metadata.EntryPoint] = {}
+        entry_points = metadata.entry_points(group=ENTRY_POINT_GROUP)
+        for entry_point in sorted(entry_points, key=_entry_point_order):
             try:
-                register_detector(entry_point.load(), clobber=True)
+                instance = validate(entry_point.load())
             except Exception as err:  # pylint: disable=broad-except
                 logger.warning(
                     "deepface_batch: skipping detector plugin entry point '%s' (%s): %s",
@@ -179,6 +332,53 @@ def load_entry_points(force: bool = False) -> None:
                     entry_point.value,
                     err,
                 )
+                continue
+            _register_entry_point(instance, entry_point, taken_here)
+
+
+def _register_entry_point(
+    instance: DetectorPlugin,
+    entry_point: metadata.EntryPoint,
+    taken_here: dict[str, metadata.EntryPoint],
+) -> None:
+    """Register ``instance`` from ``entry_point`` unless its name is taken (see above)."""
+    name = instance.name
+    origin = _origin_of(name)
+    if origin is not None and origin.kind == _CODE:
+        logger.debug(
+            "deepface_batch: %s names detector backend '%s', which was registered with "
+            "register_detector(); keeping that one",
+            _describe(entry_point),
+            name,
+        )
+    elif name in taken_here:
+        first = taken_here[name]
+        _warn_clash(
+            name,
+            entry_point,
+            f"by {_describe(first)}",
+            f"the first by distribution name, that of {_distribution(first)}",
+        )
+    elif origin is not None and _same_entry_point(origin.entry_point, entry_point):
+        # read again (force=True): the plugin it registered before stays, prepared or not
+        taken_here[name] = entry_point
+    elif name in BUILTINS:
+        _warn_clash(
+            name,
+            entry_point,
+            f"built into {_own_distribution()}",
+            "the built-in of deepface-batch",
+        )
+    elif name in _plugins:
+        holder = (
+            f"by {_describe(origin.entry_point)}"
+            if origin is not None and origin.entry_point is not None
+            else f"by {_plugins[name]!r}, registered before"
+        )
+        _warn_clash(name, entry_point, holder, "the one registered before")
+    else:
+        _set(instance, _Origin(instance, _ENTRY_POINT, entry_point))
+        taken_here[name] = entry_point
 
 
 def names() -> list[str]:
@@ -193,7 +393,8 @@ def _lookup(name: str) -> DetectorPlugin:
     with _lock:
         plugin = _plugins.get(name)
         if plugin is None and name in BUILTINS:
-            plugin = _plugins[name] = validate(_import_builtin(BUILTINS[name]))
+            plugin = validate(_import_builtin(BUILTINS[name]))
+            _set(plugin, _Origin(plugin, _BUILTIN))
     if plugin is None:
         raise UnknownDetectorError(
             f"unknown detector backend {name!r}; available: {', '.join(names())}"

@@ -57,8 +57,12 @@ def _skip_faces(
                 out.append(with_index(err, label))
         return out
 
-    for loaded in pipeline.prefetched(pipeline.chunks(items, size), load, enabled=prefetch):
-        yield from loaded
+    # errors="return": every error, the input's own failure included, is an entry here
+    return api.deliver(
+        pipeline.prefetched(pipeline.chunks(items, size), load, enabled=prefetch),
+        "return",
+        pipeline.Progress(False, None, ""),
+    )
 
 
 def _embed_chunk(
@@ -89,11 +93,25 @@ def _embed_chunk(
             prepared[index] = with_index(err, label)
 
     faces = [face for entry in prepared.values() if isinstance(entry, list) for face in entry]
+    # upstream runs the faces of one image in one forward call: each face carries the key
+    # of its image's stack, so a whole-stack test (Dlib's) answers as it does upstream
+    keys = [
+        key
+        for entry in prepared.values()
+        if isinstance(entry, list) and entry
+        for key in [embedder.stack_key(np.concatenate([f for _, f in entry]))] * len(entry)
+    ]
     embeddings: list[list[float]] = []
     for start in range(0, len(faces), size):
         stack = np.concatenate([face_input for _, face_input in faces[start : start + size]])
-        # one image in: upstream's own call on its faces, so the result is upstream's exactly
-        embeddings.extend(embedder.embed_exact(stack) if single else embedder.embed(stack))
+        # recognition clients are shared with upstream's own calls, from any thread
+        with api.backend_lock(f"model:{embedder.model_name}"):
+            # one image in: upstream's own call on its faces, so the result is upstream's
+            embeddings.extend(
+                embedder.embed_exact(stack)
+                if single
+                else embedder.embed(stack, keys[start : start + size])
+            )
 
     results: list[Entry] = []
     position = 0
@@ -162,12 +180,9 @@ def iter_represent(
         (``embedding``, ``facial_area``, ``face_confidence``, and ``face`` with
         ``return_face``), or with ``errors="return"`` the exception raised for it.
     """
-    if errors not in ("raise", "return"):
-        raise ValueError(f"errors must be 'raise' or 'return', got {errors!r}")
+    api.check_errors(errors)
+    size = api.batch_size_or_default(batch_size)
     embedder = embedding.get_embedder(model_name)
-    size = api.default_batch_size() if batch_size is None else batch_size
-    if size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {size}")
     single = inputs.is_single(images)
     total = 1 if single else inputs.known_length(images)
 
@@ -198,15 +213,14 @@ def iter_represent(
         return_face=return_face,
     )
     bar = pipeline.Progress(progress, total, desc=f"represent[{model_name}/{detector_backend}]")
-    try:
-        for chunk in pipeline.chunks(enumerate(faces), size):
-            for entry in _embed_chunk(embedder, chunk, options, single, size):
-                if isinstance(entry, Exception) and errors == "raise":
-                    raise entry
-                yield entry
-            bar.update(len(chunk))
-    finally:
-        bar.close()
+    return api.deliver(
+        (
+            _embed_chunk(embedder, chunk, options, single, size)
+            for chunk in pipeline.chunks(enumerate(faces), size)
+        ),
+        errors,
+        bar,
+    )
 
 
 def represent(

@@ -8,12 +8,13 @@ unless DEEPFACE_BATCH_REQUIRE names it (CI does), which turns the skip into a fa
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 import planting
 from conftest import WEIGHTS_DIR, real_weight, require
-from deepface_batch import registry, testing
+from deepface_batch import api, registry, testing
 from deepface_batch.errors import DetectorUnavailableError
 from deepface_batch.testing import DetectorContract
 
@@ -51,3 +52,22 @@ class TestBuiltinPlugins(DetectorContract):
         else:
             os.environ["YOLO_MIN_DETECTION_CONFIDENCE"] = saved
 
+
+    def test_one_backend_from_many_threads(
+        self, plugin, backend, same_size_images, mixed_size_images, reference
+    ):
+        """Upstream's detectors crash (ssd, yunet, dlib) or give wrong boxes (opencv) when
+        threads share them; through the engine, every backend is safe to share."""
+        images = [*same_size_images[:2], *mixed_size_images[:2]]
+        want = [reference(image) for image in images]
+        kwargs = {"detector_backend": backend, "enforce_detection": False}
+
+        def call(index: int) -> list:
+            if index % 2:  # batches and single images at the same time
+                return api.extract_faces([images[index], images[index]], batch_size=1, **kwargs)[0]
+            return api.extract_faces(images[index], **kwargs)
+
+        order = [i % len(images) for i in range(3 * len(images))]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            got = list(pool.map(call, order))
+        testing.assert_results_close(got, [want[i] for i in order], plugin.tolerance)

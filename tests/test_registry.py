@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import sys
 from importlib import metadata
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -159,3 +161,171 @@ def test_installed_example_plugin_is_discovered():
     registry.load_entry_points(force=True)
     plugin = registry.get_detector("example-ssd", batch_mode="native")
     assert type(plugin).__module__ == "deepface_batch_example_ssd"
+
+
+# -- real distributions on disk: name clashes between entry points and built-ins ----------
+
+_PLUGIN_CLASS = '''
+
+class {cls}(DetectorPlugin):
+    name = {backend!r}
+    batch_mode = BatchMode.PSEUDO
+
+    def detect_batch(self, images):
+        return [[] for _ in images]
+'''
+
+
+def _write_distribution(
+    root: Path, dist: str, version: str, module: str, plugins: dict[str, str], extra: str = ""
+) -> None:
+    """Install distribution ``dist`` into ``root``: a module of plugins and its dist-info.
+
+    Args:
+        root: a folder that the test puts on sys.path.
+        dist: the distribution's name, e.g. ``clash-ssd``.
+        version: its version.
+        module: the module holding the plugin classes.
+        plugins: plugin class name -> the backend name it registers; each also gets an
+            entry point named after its backend.
+        extra: more lines for entry_points.txt (a broken entry point, say).
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    source = "from deepface_batch import BatchMode, DetectorPlugin\n" + "".join(
+        _PLUGIN_CLASS.format(cls=cls, backend=backend) for cls, backend in plugins.items()
+    )
+    (root / f"{module}.py").write_text(source)
+    info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    lines = [f"{backend} = {module}:{cls}" for cls, backend in plugins.items()]
+    (info / "entry_points.txt").write_text(
+        f"[{registry.ENTRY_POINT_GROUP}]\n" + "\n".join(lines) + "\n" + extra
+    )
+
+
+@pytest.fixture
+def restored_registry(tmp_path):
+    """Put the global registry, and the modules the test wrote, back as they were."""
+    with registry._lock:
+        plugins = dict(registry._plugins)
+        loaded = registry._entry_points_loaded
+    yield
+    with registry._lock:
+        registry._plugins.clear()
+        registry._plugins.update(plugins)
+        registry._entry_points_loaded = loaded
+    for name, module in list(sys.modules.items()):
+        if str(tmp_path) in str(getattr(module, "__file__", None) or ""):
+            del sys.modules[name]
+
+
+def _registry_warnings(caplog) -> str:
+    return "\n".join(
+        r.getMessage() for r in caplog.records
+        if r.name == "deepface_batch.registry" and r.levelno >= logging.WARNING
+    )
+
+
+def test_entry_point_clashing_with_a_builtin_keeps_the_builtin_and_warns(
+    tmp_path, monkeypatch, caplog, restored_registry
+):
+    _write_distribution(tmp_path, "clash-ssd", "1.0", "clash_ssd_plugin", {"ClashSsd": "ssd"})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with caplog.at_level(logging.WARNING, logger="deepface_batch.registry"):
+        registry.load_entry_points(force=True)
+    assert type(registry.get_detector("ssd")).__module__ == "deepface_batch.plugins.ssd"
+    warning = _registry_warnings(caplog)
+    assert "clash-ssd 1.0" in warning
+    assert f"deepface-batch {metadata.version('deepface-batch')}" in warning
+    assert "clash_ssd_plugin:ClashSsd" in warning
+    assert "deepface_batch.register_detector(ClashSsd, clobber=True)" in warning
+
+
+@pytest.mark.parametrize("beta_first_on_path", [False, True])
+def test_two_distributions_with_one_name_keep_the_first_and_warn(
+    tmp_path, monkeypatch, caplog, restored_registry, beta_first_on_path
+):
+    # sys.path order must not decide: the first distribution by name wins, whatever the order
+    _write_distribution(tmp_path / "a", "dup-alpha", "1.0", "dup_alpha_plugin", {"AlphaPlugin": "dup-backend"})
+    _write_distribution(tmp_path / "b", "dup-beta", "2.0", "dup_beta_plugin", {"BetaPlugin": "dup-backend"})
+    for folder in (["a", "b"] if beta_first_on_path else ["b", "a"]):
+        monkeypatch.syspath_prepend(str(tmp_path / folder))
+    with caplog.at_level(logging.WARNING, logger="deepface_batch.registry"):
+        registry.load_entry_points(force=True)
+    assert type(registry.get_detector("dup-backend")).__name__ == "AlphaPlugin"
+    warning = _registry_warnings(caplog)
+    assert "dup-alpha 1.0" in warning and "dup-beta 2.0" in warning
+    assert "dup_beta_plugin:BetaPlugin" in warning
+    assert "deepface_batch.register_detector(BetaPlugin, clobber=True)" in warning
+
+
+def test_non_clashing_entry_point_registers_beside_a_clashing_one(
+    tmp_path, monkeypatch, caplog, restored_registry
+):
+    _write_distribution(
+        tmp_path, "mixed-detectors", "0.3", "mixed_plugin",
+        {"MixedSsd": "ssd", "MixedFresh": "mixed-fresh"},
+        extra="mixed-broken = mixed_plugin:NoSuchClass\n",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with caplog.at_level(logging.WARNING, logger="deepface_batch.registry"):
+        registry.load_entry_points(force=True)
+        # loading again re-reads the same entry points: that is no clash with itself
+        registry.load_entry_points(force=True)
+    assert type(registry.get_detector("mixed-fresh")).__name__ == "MixedFresh"
+    assert type(registry.get_detector("ssd")).__module__ == "deepface_batch.plugins.ssd"
+    assert "mixed-broken" not in registry.names()
+    warning = _registry_warnings(caplog)
+    assert "skipping detector plugin entry point 'mixed-broken' (mixed_plugin:NoSuchClass)" in warning
+    assert "mixed_plugin:MixedSsd" in warning
+    assert "MixedFresh" not in warning and "example-ssd" not in warning
+
+
+def test_explicit_clobber_still_replaces_a_builtin_an_entry_point_clashed_with(
+    tmp_path, monkeypatch, caplog, restored_registry
+):
+    _write_distribution(tmp_path, "clash-ssd", "1.0", "clash_ssd_again", {"ClashSsd": "ssd"})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with caplog.at_level(logging.WARNING, logger="deepface_batch.registry"):
+        registry.load_entry_points(force=True)
+    assert type(registry.get_detector("ssd")).__module__ == "deepface_batch.plugins.ssd"
+    # what the warning tells the user to do
+    from clash_ssd_again import ClashSsd  # pylint: disable=import-error,import-outside-toplevel
+
+    with pytest.raises(deepface_batch.DetectorNameTakenError) as err:
+        deepface_batch.register_detector(ClashSsd)
+    assert err.value.name == "ssd"
+    registered = deepface_batch.register_detector(ClashSsd, clobber=True)
+    assert registry.get_detector("ssd") is registered
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="deepface_batch.registry"):
+        registry.load_entry_points(force=True)
+    # the user asked for it: reloading entry points keeps it, and does not warn about it
+    assert registry.get_detector("ssd") is registered
+    assert "clash_ssd_again" not in _registry_warnings(caplog)
+    deepface_batch.unregister_detector("ssd")
+    assert type(registry.get_detector("ssd")).__module__ == "deepface_batch.plugins.ssd"
+
+
+def test_name_clash_raises_detector_name_taken_error():
+    deepface_batch.register_detector(OpenCvEverywhere)
+    try:
+        with pytest.raises(deepface_batch.DetectorNameTakenError) as err:
+            deepface_batch.register_detector(OpenCvEverywhere)
+        assert isinstance(err.value, ValueError)
+        assert isinstance(err.value, deepface_batch.DeepfaceBatchError)
+        assert err.value.name == "test-opencv"
+        assert str(err.value) == (
+            "detector backend 'test-opencv' is already registered; pass clobber=True to "
+            "replace it"
+        )
+    finally:
+        deepface_batch.unregister_detector("test-opencv")
+
+
+@pytest.mark.parametrize("plugin", [NotAPlugin, 42, _Abstract])
+def test_plugin_validation_error_carries_the_plugin(plugin):
+    with pytest.raises(PluginValidationError) as err:
+        deepface_batch.register_detector(plugin)
+    assert err.value.plugin is plugin

@@ -87,9 +87,9 @@ def test_embedder_calls_each_stack_once(model_name, monkeypatch, inputs10):
     sizes = []
     original = type(embedder).embed
 
-    def embed(self, faces):
+    def embed(self, faces, keys=None):
         sizes.append(faces.shape[0])
-        return original(self, faces)
+        return original(self, faces, keys)
 
     monkeypatch.setattr(type(embedder), "embed", embed)
     results = deepface_batch.represent(
@@ -177,7 +177,7 @@ def test_errors_name_the_input(model_name):
 def test_unknown_model_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown model_name 'FaceNot'.*VGG-Face"):
         deepface_batch.represent(samples.video_frames(), model_name="FaceNot")
-    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+    with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
         list(deepface_batch.iter_represent(samples.video_frames(), model_name="Dlib", batch_size=0))
 
 
@@ -217,3 +217,116 @@ def test_patched_deepface_represent(model_name, inputs10):
     assert isinstance(one_in_a_list[0], dict) and len(one_in_a_list) == 2
     with deepface_batch.unpatched():
         assert DeepFace.represent([inputs10[2]], **options)[0].keys() == one_in_a_list[0].keys()
+
+
+def _unusual_neighbours() -> dict[str, np.ndarray]:
+    """Images whose preprocessed faces fall outside the [0, 1] range a normal face has."""
+    face = samples.astronaut()
+    return {
+        # a 16-bit image: upstream's resize divides by 255 only, leaving values up to 257
+        "uint16x257": face.astype(np.uint16) * 257,
+        "float01": face.astype(np.float32) / 255,
+        "black": np.zeros_like(face),
+    }
+
+
+#: (neighbour, normalization): with "VGGFace", the black face is the odd one (its maximum
+#: is below 1 where a lit face's is far above), so the neighbour itself must not shift
+STACK_CASES = [
+    ("uint16x257", "base"),
+    ("float01", "base"),
+    ("black", "base"),
+    ("black", "VGGFace"),
+]
+
+
+@pytest.mark.parametrize("model_name", MODELS)
+def test_stack_mates_do_not_change_an_embedding(model_name):
+    """Each face's embedding in a stack with an unusual neighbour is its single-image one.
+
+    Issue 12: Dlib's ``forward`` scales the whole stack by 255 when the stack's maximum is
+    at most 1, so a 16-bit neighbour changed every other face of its stack. With ``skip``
+    each image is one face; all three are embedded in one stack (batch_size=3) and each
+    is compared with upstream's single-image represent of that image.
+    """
+    recognition_model(model_name)
+    embedder = embedding.get_embedder(model_name)
+    subjects = [samples.astronaut(), samples.mixed_images()[2]]
+    neighbours = _unusual_neighbours()
+    for neighbour, normalization in STACK_CASES:
+        images = [subjects[0], neighbours[neighbour], subjects[1]]
+        options = dict(model_name=model_name, detector_backend="skip", normalization=normalization)
+        got = deepface_batch.represent(images, batch_size=3, errors="return", **options)
+        for i, img in enumerate(images):
+            where = f"{neighbour}/{normalization} input {i}"
+            try:
+                want = upstream(img, **options)
+            except Exception as err:  # pylint: disable=broad-except
+                assert isinstance(got[i], type(err)), f"{where}: upstream raised {err!r}, got {got[i]!r}"
+                continue
+            assert not isinstance(got[i], Exception), f"{where}: {got[i]!r}"
+            assert_same_faces(got[i], want, embedder.tolerance, where)
+
+
+def test_dlib_forward_is_sensitive_to_stack_mates():
+    """The cause of issue 12, in upstream itself: the test above can fail for Dlib."""
+    recognition_model("Dlib")
+    client = compat.get().build_recognition_model("Dlib")
+    embedder = embedding.get_embedder("Dlib")
+    layer = compat.get()
+    faces = [
+        layer.represent_input(obj, client.input_shape, "base")
+        for img in (samples.astronaut(), _unusual_neighbours()["uint16x257"])
+        for obj in layer.represent_skip_faces(img)
+    ]
+    alone = client.forward(faces[0])
+    mixed = client.forward(np.concatenate(faces))[0]
+    assert embedder.tolerance.deviation(mixed, alone) > 100 * embedder.tolerance.relative
+
+
+def _dim_and_lit_faces() -> np.ndarray:
+    """Two faces in one image, the left one dimmed: with VGG-Face's mean subtraction its
+    maximum is below 1 and the lit one's far above, so Dlib's whole-stack test differs."""
+    two = samples.video_frames()[2].copy()
+    half = two.shape[1] // 2
+    two[:, :half] = (two[:, :half] * 0.3).astype(np.uint8)
+    return two
+
+
+def test_dlib_faces_of_one_image_keep_upstreams_stack_with_keys():
+    """``embed`` with per-image keys gives what upstream's one call per image gives.
+
+    Upstream's represent runs all the faces of one image in one ``forward``, so Dlib's
+    whole-stack test couples the faces of an image; ``stack_key`` of the image's faces,
+    given for each of them, keeps that coupling and nothing more.
+    """
+    recognition_model("Dlib")
+    embedder = embedding.get_embedder("Dlib")
+    layer = compat.get()
+    two = [
+        layer.represent_input(obj, embedder.input_shape, "VGGFace")
+        for obj in deepface_batch.extract_faces(_dim_and_lit_faces(), detector_backend=DETECTOR)
+    ]
+    other = [
+        layer.represent_input(obj, embedder.input_shape, "VGGFace")
+        for obj in layer.represent_skip_faces(samples.astronaut())
+    ]
+    assert len(two) == 2
+    two_stack, other_stack = np.concatenate(two), np.concatenate(other)
+    keys = [embedder.stack_key(two_stack)] * 2 + [embedder.stack_key(other_stack)]
+    got = embedder.embed(np.concatenate([two_stack, other_stack]), keys)
+    want = embedder.embed_exact(two_stack) + embedder.embed_exact(other_stack)
+    for k, (ours, reference) in enumerate(zip(got, want)):
+        assert embedder.tolerance.holds(ours, reference), f"face {k}"
+    # the coupling is real: each face alone (the default keys) differs for one of them
+    alone = embedder.embed(np.concatenate([two_stack, other_stack]))
+    assert any(not embedder.tolerance.holds(a, w) for a, w in zip(alone, want))
+
+
+def test_dlib_batched_multi_face_image_is_upstreams_single_image():
+    recognition_model("Dlib")
+    embedder = embedding.get_embedder("Dlib")
+    img = _dim_and_lit_faces()
+    options = dict(model_name="Dlib", detector_backend=DETECTOR, normalization="VGGFace")
+    got = deepface_batch.represent([img, samples.astronaut()], **options)
+    assert_same_faces(got[0], upstream(img, **options), embedder.tolerance, "two faces")

@@ -12,17 +12,36 @@ pass (a batch of large frames is memory-bound and slower per image than one fram
 each image's output goes through upstream's own ``CenterFace.postprocess`` (decode, NMS,
 rescaling). onnxruntime's kernels round differently from OpenCV's, which the declared
 tolerance covers.
+
+One exception: an image whose height or width is at most 32 pixels (after upstream's
+alignment border: 16 pixels or less with ``align=True``) becomes a blob with a side of
+32, so the network's stride-32 feature maps are one cell wide there. On such maps OpenCV's
+dnn (4.14) computes the 3 x 3 depthwise convolutions wrongly (padding is mishandled:
+layer ``486``'s output differs from the convolution done by hand by up to 0.38, where
+onnxruntime's equals it exactly), and upstream's detections on these images are whatever
+that gives, faces on a blank 16 x 16 thumbnail included. Upstream's result is what this
+plugin promises, so those shapes go through OpenCV like upstream's, one image per pass,
+on a net kept per blob shape (which is safe: a net goes wrong only when the shape changes).
+
+The weight file is checked when it loads (:mod:`deepface_batch.weights`): its sha256,
+then that it is an ONNX graph with CenterFace's outputs, run once on a blank blob, so a
+damaged or wrong file is one :class:`~deepface_batch.errors.WeightFileError` at
+``prepare()`` that names it, instead of an error for every image.
 """
 
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
+from pathlib import Path
 from typing import Any, Sequence
 
 import cv2
 import numpy as np
 from deepface.models.Detector import FacialAreaRegion
 
+from deepface_batch import weights
+from deepface_batch.errors import WeightFileError
 from deepface_batch.pipeline import run_grouped
 from deepface_batch.plugin import BatchMode, Requirement, Tolerance, UpstreamPseudoPlugin
 
@@ -30,14 +49,22 @@ OUTPUTS = ["537", "538", "539", "540"]  # heatmap, scale, offset, landmarks
 #: pixels per forward pass: one 640 x 480 frame with upstream's alignment border. Larger
 #: passes are memory-bound here (8 such frames: 0.34 s per frame, against 0.12 s alone).
 PIXELS_PER_PASS = 1280 * 960
+FILE_NAME = "centerface.onnx"
+#: a blob side at which upstream's OpenCV net gives other outputs than the graph's (see the
+#: module docstring): groups of that height or width go through OpenCV, as upstream's do
+OPENCV_SIDE = 32
+#: OpenCV nets kept for those shapes, one per blob shape (each holds the 7.5 MB of weights)
+OPENCV_NETS = 4
+#: the outputs' shapes for a blank 1 x 3 x 32 x 32 blob: heatmap, scale, offset, landmarks
+PROBE_SHAPES = [(1, 1, 8, 8), (1, 2, 8, 8), (1, 2, 8, 8), (1, 10, 8, 8)]
 
 
-def dynamic_session(weights: str) -> Any:
+def dynamic_session(path: str) -> Any:
     """An onnxruntime session of the CenterFace graph with symbolic input dimensions."""
     import onnx
     import onnxruntime as ort
 
-    model = onnx.load(weights)
+    model = onnx.load(path)
     initializers = {init.name for init in model.graph.initializer}
     # the exported graph lists its weights as inputs too; only the image is an input
     inputs = [i for i in model.graph.input if i.name not in initializers]
@@ -54,6 +81,45 @@ def dynamic_session(weights: str) -> Any:
     )
 
 
+def check_session(session: Any, path: str) -> None:
+    """Check that a session runs CenterFace's graph: one image input, the four outputs
+    upstream reads, and their shapes on a blank 32 x 32 blob (a few milliseconds, once).
+
+    Raises:
+        WeightFileError: naming the file, what it has instead, and what to do.
+    """
+    inputs = [i.name for i in session.get_inputs()]
+    outputs = [o.name for o in session.get_outputs()]
+    what_to_do = (
+        "Delete it so deepface downloads it again, or put CenterFace's centerface.onnx there"
+    )
+    if len(inputs) != 1 or not set(OUTPUTS) <= set(outputs):
+        raise WeightFileError(
+            f"detector backend 'centerface': {weights.describe([path])} is not CenterFace's "
+            f"graph: it has inputs {', '.join(inputs)} and outputs {', '.join(outputs)}, "
+            f"where CenterFace has one image input and outputs {', '.join(OUTPUTS)}. "
+            + what_to_do,
+            path=path,
+        )
+    blank = {session.get_inputs()[0].name: np.zeros((1, 3, 32, 32), dtype=np.float32)}
+    try:
+        shapes = [tuple(out.shape) for out in session.run(OUTPUTS, blank)]
+    except Exception as err:
+        raise WeightFileError(
+            f"detector backend 'centerface': {weights.describe([path])} failed on a blank "
+            f"1x3x32x32 blob: {type(err).__name__}: {err}. "
+            + what_to_do,
+            path=path,
+        ) from err
+    if shapes != PROBE_SHAPES:
+        raise WeightFileError(
+            f"detector backend 'centerface': {weights.describe([path])} gives outputs of "
+            f"shapes {shapes} for a 1x3x32x32 blob, where CenterFace's are {PROBE_SHAPES}. "
+            + what_to_do,
+            path=path,
+        )
+
+
 class CenterFacePlugin(UpstreamPseudoPlugin):
     """centerface on onnxruntime: one session for every shape, same shapes batched."""
 
@@ -67,31 +133,86 @@ class CenterFacePlugin(UpstreamPseudoPlugin):
     def __init__(self) -> None:
         super().__init__()
         self._session: Any = None
+        self._weights_path: str | None = None
+        self._opencv_nets: OrderedDict[tuple[int, int], Any] = OrderedDict()
 
     def prepare(self) -> None:
         super().prepare()
-        if self._session is None:
-            from deepface.commons import weight_utils
-            from deepface.models.face_detection import CenterFace
+        self._load_session()
 
-            weights = weight_utils.download_weights_if_necessary(
-                file_name="centerface.onnx", source_url=CenterFace.WEIGHTS_URL
-            )
-            self._session = dynamic_session(weights)
+    def _probe(self, detector: Any, files: Sequence[Path]) -> None:
+        # upstream's client loads nothing until it detects (it builds a net per call); the
+        # file is loaded and checked here, in the session this plugin runs
+        self._load_session()
+
+    def _load_session(self) -> None:
+        """Load ``centerface.onnx`` into the session, once, and check it is CenterFace.
+
+        Raises:
+            WeightFileError: the file is not a loadable ONNX graph, or not CenterFace's.
+        """
+        if self._session is not None:
+            return
+        from deepface.commons import weight_utils
+        from deepface.models.face_detection import CenterFace
+
+        path = weight_utils.download_weights_if_necessary(
+            file_name=FILE_NAME, source_url=CenterFace.WEIGHTS_URL
+        )
+        weights.verify(path)  # downloaded just now, or already checked (cached)
+        try:
+            session = dynamic_session(path)
+        except Exception as err:
+            raise WeightFileError(
+                f"detector backend 'centerface' could not load {weights.describe([path])} "
+                f"as an ONNX graph: {type(err).__name__}: {err}. Delete it so deepface "
+                "downloads it again, or put CenterFace's centerface.onnx there",
+                path=path,
+            ) from err
+        check_session(session, path)
+        self._session, self._weights_path = session, path
 
     def forward(self, blob: np.ndarray) -> list[np.ndarray]:
         """The raw outputs (heatmap, scale, offset, landmarks) for an NCHW blob."""
-        self.prepare()
+        if self._session is None:
+            self.prepare()
         return self._session.run(OUTPUTS, {self._session.get_inputs()[0].name: blob})
+
+    def _opencv_net(self, blob_shape: tuple[int, int]) -> Any:
+        """An OpenCV net of the weight file for one blob shape (kept: it stays right for
+        the shape it first ran on)."""
+        net = self._opencv_nets.pop(blob_shape, None)
+        if net is None:
+            if self._weights_path is None:
+                self.prepare()
+            net = cv2.dnn.readNetFromONNX(self._weights_path)
+            while len(self._opencv_nets) >= OPENCV_NETS:
+                self._opencv_nets.popitem(last=False)
+        self._opencv_nets[blob_shape] = net  # most recently used last
+        return net
+
+    def _detect_opencv(self, image: np.ndarray, threshold: float) -> list[FacialAreaRegion]:
+        """Upstream's ``CenterFaceClient.detect_faces``, on a kept net for the shape."""
+        from deepface.models.face_detection.CenterFace import CenterFace
+
+        height, width = image.shape[:2]
+        model = CenterFace.__new__(CenterFace)  # upstream's forward, without reading the file
+        model.net = self._opencv_net(model.transform(height, width)[:2])
+        detections, landmarks = model.forward(image, height, width, threshold=threshold)
+        return _regions(detections, landmarks)
 
     def _detect_group(self, images: list[np.ndarray]) -> list[list[FacialAreaRegion]]:
         from deepface.models.face_detection.CenterFace import CenterFace
 
         height, width = images[0].shape[:2]
+        threshold = float(os.getenv("CENTERFACE_THRESHOLD", "0.35"))
         helper = CenterFace.__new__(CenterFace)  # upstream's post-processing, no net
         helper.img_h_new, helper.img_w_new, helper.scale_h, helper.scale_w = helper.transform(
             height, width
         )
+        if OPENCV_SIDE in (helper.img_h_new, helper.img_w_new):
+            # OpenCV's outputs, not the graph's, are upstream's here (module docstring)
+            return [self._detect_opencv(image, threshold) for image in images]
         blob = cv2.dnn.blobFromImages(
             images,
             scalefactor=1.0,
@@ -101,7 +222,6 @@ class CenterFacePlugin(UpstreamPseudoPlugin):
             crop=False,
         )
         heatmap, scale, offset, lms = self.forward(blob)
-        threshold = float(os.getenv("CENTERFACE_THRESHOLD", "0.35"))
         results = []
         for i in range(len(images)):
             one = slice(i, i + 1)
