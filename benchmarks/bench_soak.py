@@ -51,14 +51,11 @@ Nothing here asserts a time. Weights come from ../shared/weights (or $DEEPFACE_H
 from __future__ import annotations
 
 import argparse
-import atexit
 import datetime as dt
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -69,6 +66,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_detectors import _weights_home, machine  # noqa: E402
+from bench_represent import _plant  # noqa: E402
 
 MB = 1e6
 
@@ -309,26 +307,6 @@ def soak_in_child(config: dict[str, Any]) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def plant(model: str) -> None:
-    """Plant ``model``'s seeded weights into a home that links the real ones."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    import planting
-    from deepface.commons import backend_utils
-
-    source = Path(os.environ["DEEPFACE_HOME"]) / ".deepface" / "weights"
-    home = Path(tempfile.mkdtemp(prefix="deepface-batch-soak-"))
-    atexit.register(shutil.rmtree, home, ignore_errors=True)
-    weights = home / ".deepface" / "weights"
-    weights.mkdir(parents=True)
-    if source.is_dir():
-        planting.link_shared_weights(source, weights)
-    os.environ["DEEPFACE_HOME"] = str(home)
-    try:
-        planting.plant_recognition(model, backend_utils.get_backend_engine(), weights)
-    except LookupError:
-        pass  # real weights (Dlib) or none to be had: deepface says which
-
-
 # -- report -------------------------------------------------------------------------------
 
 
@@ -488,7 +466,7 @@ def main() -> int:
         return 0
 
     _weights_home()
-    plant(args.model)
+    _plant([args.model])
     from deepface.commons import backend_utils
 
     engine = backend_utils.get_backend_engine()
