@@ -10,43 +10,26 @@ and 2 faces; N images of mixed sizes), in one process: upstream's loop
 already bordered, images: one image per call (upstream's detector) and the plugin's
 ``detect_batch`` (the limit the pipeline can approach). It
 reports images per second, the ratio, and the largest deviation from upstream's results.
-Weights come from $DEEPFACE_HOME, or ../shared/weights when it is beside the checkout.
+Weights come from $DEEPFACE_HOME, else ../shared/weights beside the checkout (or
+$DEEPFACE_BATCH_WEIGHTS; see tests/support/paths.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import atexit
 import cProfile
 import datetime as dt
 import io
 import os
-import platform
 import pstats
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import machine, planting_home, weights_home  # puts the root on sys.path
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "weights"
-
-
-def _weights_home() -> None:
-    """Point DEEPFACE_HOME at the real weights beside the checkout, if none is set."""
-    if os.environ.get("DEEPFACE_HOME") or not SHARED.is_dir():
-        return
-    home = Path(tempfile.mkdtemp(prefix="deepface-batch-bench-"))
-    atexit.register(shutil.rmtree, home, ignore_errors=True)
-    weights = home / ".deepface" / "weights"
-    weights.mkdir(parents=True)
-    for entry in SHARED.iterdir():
-        if entry.is_file() and entry.suffix != ".md" and entry.suffix != ".tsv":
-            (weights / entry.name).symlink_to(entry.resolve())
-    os.environ["DEEPFACE_HOME"] = str(home)
+from tests.support import planting
 
 
 def _plant(backends: list[str]) -> None:
@@ -54,20 +37,10 @@ def _plant(backends: list[str]) -> None:
     absent: speed does not depend on the weights (random YOLO weights need a low threshold
     to find anything, which ``bench`` sets)."""
     os.environ.setdefault("YOLO_OFFLINE", "true")
-    sys.path.insert(0, str(ROOT / "tests"))
-    import planting
     from deepface_batch import samples
 
     # plant into a fresh home that links the real weights, never into the user's own
-    source = Path(os.environ["DEEPFACE_HOME"]) / ".deepface" / "weights"
-    home = Path(tempfile.mkdtemp(prefix="deepface-batch-bench-planted-"))
-    atexit.register(shutil.rmtree, home, ignore_errors=True)
-    weights = home / ".deepface" / "weights"
-    weights.mkdir(parents=True)
-    if source.is_dir():
-        for entry in source.iterdir():
-            (weights / entry.name).symlink_to(entry.resolve())
-    os.environ["DEEPFACE_HOME"] = str(home)
+    weights = planting_home()
     from deepface.commons import backend_utils
 
     engine = backend_utils.get_backend_engine()
@@ -234,31 +207,6 @@ def bench(backend: str, images: list[np.ndarray], batch_size: int, profile: bool
     return row
 
 
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = ""
-    try:
-        kb = int(Path("/proc/meminfo").read_text().split()[1])
-        mem = f", {kb / 2**20:.0f} GiB RAM"
-    except (OSError, ValueError, IndexError):
-        pass
-    import cv2
-    from importlib import metadata
-
-    return (
-        f"{cpu}, {os.cpu_count()} cores{mem}; Python {platform.python_version()}, "
-        f"deepface {metadata.version('deepface')}, OpenCV {cv2.__version__}, "
-        f"engine {os.environ.get('DEEPFACE_BACKEND_ENGINE', 'default')}"
-    )
-
-
 def table(rows: list[dict], title: str) -> str:
     lines = [
         f"### {title}",
@@ -285,11 +233,11 @@ def main() -> int:
     parser.add_argument(
         "--plant",
         action="store_true",
-        help="plant seeded weights (tests/planting.py) for yolov8n/yolov11n/yolov12n and "
+        help="plant seeded weights (tests/support/planting.py) for yolov8n/yolov11n/yolov12n and "
         "retinaface where none are present",
     )
     args = parser.parse_args()
-    _weights_home()
+    weights_home()
     if args.plant:
         _plant(args.backends.split(","))
 

@@ -9,7 +9,7 @@ weights (CenterFace by default), in one process, warmed up: upstream's loop
 whole list), and ``deepface_batch.represent`` on the list. Faces per second, the ratio to
 upstream's loop, and the largest deviation of an embedding from upstream's single-image
 one (relative to its largest component). Models without real weights here are planted
-(tests/planting.py, seeded); speed does not depend on the weights.
+(tests/support/planting.py, seeded); speed does not depend on the weights.
 
 Memory: peak resident memory of a fresh process that represents N inputs (a file path
 repeated, so the input list itself costs nothing), for several N: upstream's list call
@@ -21,11 +21,9 @@ bounded by the same batches.
 from __future__ import annotations
 
 import argparse
-import atexit
 import datetime as dt
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,34 +31,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_detectors import _weights_home, machine  # noqa: E402
+from _common import machine, plant_recognition, weights_home
 
 TOLERANCE_NOTE = "relative: largest component difference / largest component"
-
-
-def _plant(models: list[str]) -> None:
-    """Plant the models without real weights into a home that links the real ones."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    import planting
-    from deepface.commons import backend_utils
-
-    source = Path(os.environ["DEEPFACE_HOME"]) / ".deepface" / "weights"
-    home = Path(tempfile.mkdtemp(prefix="deepface-batch-bench-planted-"))
-    atexit.register(shutil.rmtree, home, ignore_errors=True)
-    weights = home / ".deepface" / "weights"
-    weights.mkdir(parents=True)
-    if source.is_dir():
-        planting.link_shared_weights(source, weights)
-    os.environ["DEEPFACE_HOME"] = str(home)
-    engine = backend_utils.get_backend_engine()
-    for model in models:
-        try:
-            planting.plant_recognition(model, engine, weights)
-        except LookupError:
-            pass  # real weights (Dlib) or none to be had
 
 
 def frames(n: int) -> list[np.ndarray]:
@@ -146,6 +119,7 @@ print(json.dumps({"count": count, "base_mib": base, "peak_mib": status("VmHWM")}
 
 def bench_memory(model: str, sizes: list[int], batch_size: int) -> list[dict]:
     import cv2
+
     from deepface_batch import samples
 
     path = Path(tempfile.mkdtemp(prefix="deepface-batch-bench-mem-")) / "frame.jpg"
@@ -182,9 +156,9 @@ def main() -> int:
     parser.add_argument("--memory-sizes", default="250,500,1000,2000")
     parser.add_argument("--out", help="append the markdown report here")
     args = parser.parse_args()
-    _weights_home()
+    weights_home()
     models = args.models.split(",")
-    _plant(sorted(set(models) | {args.memory_model}))
+    plant_recognition(sorted(set(models) | {args.memory_model}))
     from deepface.commons import backend_utils
 
     engine = backend_utils.get_backend_engine()

@@ -13,7 +13,7 @@ Three soaks, each in a fresh process:
   OpenCV's wheel), ``enforce_detection=False``, ``errors="return"``.
 * **represent**: ``--represent-frames`` frames (default 50,000) through
   ``deepface_batch.iter_represent``, opencv detector, OpenFace on planted seeded weights
-  (tests/planting.py; speed and memory do not depend on the weights). Not 100,000: every
+  (tests/support/planting.py; speed and memory do not depend on the weights). Not 100,000: every
   frame is embedded (a frame without a face as the whole image, as upstream does with
   ``enforce_detection=False``), and on the 2-core CPU the results were measured on the
   represent soak runs about 160 frames/s unloaded, so 100,000 frames would take over 10
@@ -45,7 +45,8 @@ default 10%), peak and end, and the RSS slope after warm-up by least squares, in
 otherwise, and no verdict under 20,000 frames after warm-up (the allocator's few MB of
 settling read as a steep slope over a short run: ``--frames 2000`` only checks that it
 all runs). The guard (default 20,000 frames) is judged by memory per kept error instead.
-Nothing here asserts a time. Weights come from ../shared/weights (or $DEEPFACE_HOME).
+Nothing here asserts a time. Weights come from $DEEPFACE_HOME, else ../shared/weights (or
+$DEEPFACE_BATCH_WEIGHTS; see tests/support/paths.py).
 """
 
 from __future__ import annotations
@@ -58,15 +59,12 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_detectors import _weights_home, machine  # noqa: E402
-from bench_represent import _plant  # noqa: E402
+from _common import machine, plant_recognition, weights_home
 
 MB = 1e6
 
@@ -208,7 +206,7 @@ def slope_per_10k(samples: list[tuple[int, float]], after: int) -> float | None:
 def run_soak(config: dict[str, Any]) -> dict[str, Any]:
     """Stream ``config['frames']`` frames through one soak; the measurements as a dict."""
     rss, rss_source = rss_reader()
-    import deepface_batch  # noqa: F401  (imports done before the first reading)
+    import deepface_batch
 
     frames = config["frames"]
     every = config["sample_every"]
@@ -347,7 +345,7 @@ def report(args: argparse.Namespace, command: str, engine: str, results: list[di
         "",
         f"Machine: {machine()}.",
         f"Command: `{command}`.",
-        f"Load average (1 min) at the start and end of each soak: "
+        "Load average (1 min) at the start and end of each soak: "
         + "; ".join(f"{r['kind']} {r['load'][0]:.1f} -> {r['load'][1]:.1f}" for r in results)
         + " (the soak itself keeps both cores busy, about 2; well above that, other jobs shared the CPU).",
         "",
@@ -465,8 +463,8 @@ def main() -> int:
         print(json.dumps(run_soak(json.loads(args.child))))
         return 0
 
-    _weights_home()
-    _plant([args.model])
+    weights_home()
+    plant_recognition([args.model])
     from deepface.commons import backend_utils
 
     engine = backend_utils.get_backend_engine()

@@ -11,6 +11,8 @@ Installed with pip, the package also patches deepface itself when deepface is im
 
 from __future__ import annotations
 
+from importlib import metadata as _metadata
+
 from deepface_batch.api import extract_faces, iter_extract_faces
 from deepface_batch.errors import (
     BatchModeError,
@@ -26,15 +28,19 @@ from deepface_batch.errors import (
 )
 from deepface_batch.patch import is_patched, patch, patched, unpatch, unpatched
 from deepface_batch.plugin import BatchMode, DetectorPlugin, Requirement, Tolerance
-from deepface_batch.representation import iter_represent, represent
 from deepface_batch.registry import (
     detectors,
     get_detector,
     register_detector,
+    registered,
     unregister_detector,
 )
+from deepface_batch.representation import iter_represent, represent
 
-__version__ = "0.1.0"
+try:  # the version is pyproject.toml's, read from the installed distribution
+    __version__ = _metadata.version("deepface-batch")
+except _metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "BatchMode",
@@ -60,8 +66,10 @@ __all__ = [
     "patch",
     "patched",
     "register_detector",
+    "registered",
     "represent",
     "unpatch",
     "unpatched",
+    "unregister_detector",
     "__version__",
 ]

@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def _demo(args: argparse.Namespace) -> int:
     import deepface_batch
-    from deepface_batch import compat, samples, testing
+    from deepface_batch import comparison, compat, samples
 
     frames = samples.video_frames()
     images = [frames[i % len(frames)] for i in range(args.frames)] + samples.mixed_images()
@@ -39,7 +39,7 @@ def _demo(args: argparse.Namespace) -> int:
     plugin = deepface_batch.get_detector(args.detector)
     problems = []
     for index, (got, want) in enumerate(zip(batched, upstream)):
-        problems += testing.compare_faces(got, want, plugin.tolerance, where=f"image {index}")
+        problems += comparison.compare_faces(got, want, plugin.tolerance, where=f"image {index}")
 
     faces = [sum(1 for f in entry if f["confidence"] > 0) for entry in batched]
     print("faces per image:", " ".join(str(n) for n in faces))
@@ -53,7 +53,8 @@ def _demo(args: argparse.Namespace) -> int:
         print("results differ from upstream beyond the declared tolerance:")
         print("\n".join(problems))
         return 1
-    print(f"results          : every image matches upstream's ({'bit-identical' if plugin.tolerance.exact else 'within tolerance'})")
+    how = "bit-identical" if plugin.tolerance.exact else "within tolerance"
+    print(f"results          : every image matches upstream's ({how})")
     return 0
 
 
@@ -67,7 +68,8 @@ def _backends(_: argparse.Namespace) -> int:
             plugin.check_available()
             here = "available"
         except DetectorUnavailableError as err:
-            here = "missing: pip install " + str(err).split("pip install ")[-1]
+            needed = getattr(err, "requirement", None)
+            here = f"missing: pip install {needed.install}" if needed is not None else f"unavailable: {err}"
         tol = "exact" if plugin.tolerance.exact else repr(plugin.tolerance)
         print(f"{name:<12} {plugin.batch_mode.value:<8} {tol:<40} {here}")
     return 0

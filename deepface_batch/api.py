@@ -13,17 +13,16 @@ native one differs only by what its detector does differently (its declared tole
 
 from __future__ import annotations
 
-import functools
 import inspect
-import os
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, Iterator, Literal, Union
+from typing import Any, Literal, Union
 
 import numpy as np
 
-from deepface_batch import compat, inputs, pipeline, registry
+from deepface_batch import compat, inputs, pipeline, registry, settings
 from deepface_batch.errors import DeepfaceBatchError, InputSourceError
 from deepface_batch.plugin import BatchMode, DetectorPlugin
 
@@ -37,16 +36,7 @@ DEFAULT_BATCH_SIZE = 32
 
 def default_batch_size() -> int:
     """``DEEPFACE_BATCH_SIZE`` when set, else :data:`DEFAULT_BATCH_SIZE`."""
-    value = os.environ.get("DEEPFACE_BATCH_SIZE", "").strip()
-    if not value:
-        return DEFAULT_BATCH_SIZE
-    try:
-        return pipeline.check_batch_size(int(value))
-    except ValueError:
-        raise ValueError(
-            f"DEEPFACE_BATCH_SIZE must be a positive integer, got {value!r}; set it to a "
-            "number such as 32, or unset it"
-        ) from None
+    return settings.integer(settings.BATCH_SIZE, DEFAULT_BATCH_SIZE, minimum=1)
 
 
 def batch_size_or_default(batch_size: Any) -> int:
@@ -140,7 +130,7 @@ def with_index(err: Exception, index: int | None) -> Exception:
     message = f"item {index}: {err}"
     try:
         indexed = type(err)(message)
-    except Exception:  # pylint: disable=broad-except
+    except Exception:
         indexed = DeepfaceBatchError(f"item {index}: {type(err).__name__}: {err}")
     indexed.index = index  # type: ignore[attr-defined]
     indexed.__cause__ = err
@@ -149,7 +139,9 @@ def with_index(err: Exception, index: int | None) -> Exception:
 
 @dataclass
 class _Loaded:
-    index: int
+    """One input, loaded: its image and name, or the error loading it raised."""
+
+    label: inputs.Label
     img: np.ndarray | None = None
     img_name: str | None = None
     error: Exception | None = None
@@ -167,23 +159,44 @@ class _Options:
     max_faces: int | None
 
 
-def _load_chunk(chunk: list[tuple[int, Any]], single: bool) -> list[_Loaded]:
+def _options(plugin: DetectorPlugin, **kwargs: Any) -> _Options:
+    """Upstream's arguments, with upstream's defaults for those not given."""
+    layer = compat.get()
+    given = {**layer.EXTRACT_FACES_DEFAULTS, **kwargs}
+    expand = given["expand_percentage"]
+    return _Options(
+        enforce_detection=given["enforce_detection"],
+        align=given["align"],
+        expand_percentage=layer.clamp_expand_percentage(expand) if plugin.detects_faces else expand,
+        grayscale=given["grayscale"],
+        color_face=given["color_face"],
+        normalize_face=given["normalize_face"],
+        anti_spoofing=given["anti_spoofing"],
+        max_faces=given["max_faces"],
+    )
+
+
+def load_chunk(chunk: list[tuple[inputs.Label, Any]]) -> list[_Loaded]:
+    """Load each ``(label, item)`` with upstream's loader; a failure is that item's error."""
     layer = compat.get()
     loaded = []
-    for index, item in chunk:
-        label = None if single else index
+    for label, item in chunk:
         try:
             img, img_name = inputs.load(label, item, layer.load_image)
-            loaded.append(_Loaded(index, img, img_name))
-        except Exception as err:  # pylint: disable=broad-except
-            loaded.append(_Loaded(index, error=with_index(err, label)))
+            loaded.append(_Loaded(label, img, img_name))
+        except Exception as err:
+            loaded.append(_Loaded(label, error=with_index(err, label)))
     return loaded
 
 
-def _detect(
-    plugin: DetectorPlugin, images: list[np.ndarray], labels: list[int | None]
+#: a detector call: bordered images and their labels in, regions (or an error) per image out
+Detect = Callable[[DetectorPlugin, list[np.ndarray], list[inputs.Label]], list[Any]]
+
+
+def detect_batched(
+    plugin: DetectorPlugin, images: list[np.ndarray], labels: list[inputs.Label]
 ) -> list[list[Any] | Exception]:
-    """Run the plugin on a batch; if the batch fails, find the image that made it fail."""
+    """The plugin on a whole batch; if the batch fails, find the image that made it fail."""
     try:
         regions = plugin.detect_batch(images)
         if len(regions) != len(images):
@@ -194,7 +207,7 @@ def _detect(
         return list(regions)
     except DeepfaceBatchError:
         raise
-    except Exception as err:  # pylint: disable=broad-except
+    except Exception as err:
         if len(images) == 1:
             return [with_index(err, labels[0])]
     # One image broke the batch: run them one by one so the others still get results
@@ -203,37 +216,56 @@ def _detect(
     for image, label in zip(images, labels):
         try:
             results.append(list(plugin.detect_batch([image])[0]))
-        except Exception as err:  # pylint: disable=broad-except
+        except Exception as err:
             results.append(with_index(err, label))
     return results
 
 
-def _process(
-    plugin: DetectorPlugin, loaded: list[_Loaded], options: _Options, single: bool
+def detect_one(
+    plugin: DetectorPlugin, images: list[np.ndarray], labels: list[inputs.Label]
+) -> list[list[Any]]:
+    """The plugin image by image, through ``detect_one``: the single-image path."""
+    return [list(plugin.detect_one(image)) for image in images]
+
+
+def process(
+    plugin: DetectorPlugin,
+    loaded: list[_Loaded],
+    options: _Options,
+    detect: Detect = detect_batched,
 ) -> list[Entry]:
+    """Upstream's ``extract_faces`` for each loaded input, in order: the one composition of
+
+        border -> ``detect`` -> faces from regions (crop and align) -> finish
+
+    The detector call is the only part that varies: batched for the engine, one image at
+    a time for the reference path (:func:`extract_one`).
+    """
     layer = compat.get()
-    ok = [item for item in loaded if item.error is None]
-    labels: list[int | None] = [None if single else item.index for item in ok]
-    prepared: list[tuple[np.ndarray, int, int]] = []
-    detected: list[list[Any] | Exception] = []
-    entries: dict[int, Entry] = {item.index: item.error for item in loaded if item.error}
-    if ok and plugin.detects_faces:
+    entries: list[Entry | None] = [item.error for item in loaded]
+    todo = [position for position, item in enumerate(loaded) if item.error is None]
+    prepared: dict[int, tuple[np.ndarray, int, int]] = {}
+    detected: dict[int, list[Any] | Exception] = {}
+    if todo and plugin.detects_faces:
         # the border is one image's step: an array copyMakeBorder refuses (bool, object)
         # is that image's error, not the whole batch's
-        bordered = []
-        for item, label in zip(ok, labels):
+        for position in todo:
+            item = loaded[position]
             try:
-                prepared.append(layer.add_border(item.img, options.align))
-                bordered.append(item)
-            except Exception as err:  # pylint: disable=broad-except
-                entries[item.index] = with_index(err, label)
-        ok = bordered
-        labels = [None if single else item.index for item in ok]
-        if ok:
+                prepared[position] = layer.add_border(item.img, options.align)
+            except Exception as err:
+                entries[position] = with_index(err, item.label)
+        todo = [position for position in todo if position in prepared]
+        if todo:
             with backend_lock(plugin.name):
-                detected = _detect(plugin, [p[0] for p in prepared], labels)
-    for position, item in enumerate(ok):
-        label = labels[position]
+                found = detect(
+                    plugin,
+                    [prepared[position][0] for position in todo],
+                    [loaded[position].label for position in todo],
+                )
+            detected = dict(zip(todo, found))
+    for position in todo:
+        item = loaded[position]
         try:
             if plugin.detects_faces:
                 regions = detected[position]
@@ -254,7 +286,7 @@ def _process(
                     )
             else:
                 face_objs = layer.skip_faces(item.img)
-            entries[item.index] = layer.finish(
+            entries[position] = layer.finish(
                 item.img,
                 item.img_name,
                 face_objs,
@@ -264,9 +296,22 @@ def _process(
                 normalize_face=options.normalize_face,
                 anti_spoofing=options.anti_spoofing,
             )
-        except Exception as err:  # pylint: disable=broad-except
-            entries[item.index] = with_index(err, label)
-    return [entries[item.index] for item in loaded]
+        except Exception as err:
+            entries[position] = with_index(err, item.label)
+    return entries  # type: ignore[return-value]  # every position is filled
+
+
+def extract_one(plugin: DetectorPlugin, img: Any, **kwargs: Any) -> FaceList:
+    """One image through the same chain, the detector called by ``plugin.detect_one``.
+
+    This is the single-image path for a backend upstream does not know (upstream's own
+    ``extract_faces`` is the reference for those it does); ``kwargs`` are upstream's
+    ``extract_faces`` arguments.
+    """
+    [entry] = process(plugin, load_chunk([(None, img)]), _options(plugin, **kwargs), detect_one)
+    if isinstance(entry, Exception):
+        raise entry
+    return entry
 
 
 def iter_extract_faces(
@@ -313,40 +358,34 @@ def iter_extract_faces(
     """
     # everything that can be wrong with the call itself is said now, not at the first next()
     check_errors(errors)
-    layer = compat.get()
     plugin = registry.get_detector(detector_backend, batch_mode)
     size = batch_size_or_default(batch_size)
-    single = inputs.is_single(images)
-    items = iter([(0, images)]) if single else inputs.iter_items(images)
-    options = _Options(
+    options = _options(
+        plugin,
         enforce_detection=enforce_detection,
         align=align,
-        expand_percentage=(
-            layer.clamp_expand_percentage(expand_percentage)
-            if plugin.detects_faces
-            else expand_percentage
-        ),
+        expand_percentage=expand_percentage,
         grayscale=grayscale,
         color_face=color_face,
         normalize_face=normalize_face,
         anti_spoofing=anti_spoofing,
         max_faces=max_faces,
     )
-
+    single = inputs.is_single(images)
     loaded = pipeline.prefetched(
-        pipeline.chunks(items, size), functools.partial(_load_chunk, single=single), prefetch
+        pipeline.chunks(inputs.labelled(images), size), load_chunk, prefetch
     )
     total = 1 if single else inputs.known_length(images)
     bar = pipeline.Progress(progress, total, desc=f"extract_faces[{detector_backend}]")
-    return deliver(_detected(plugin, loaded, options, single), errors, bar)
+    return deliver(_detected(plugin, loaded, options), errors, bar)
 
 
 def _detected(
-    plugin: DetectorPlugin, batches: Iterator[list[_Loaded]], options: _Options, single: bool
+    plugin: DetectorPlugin, batches: Iterator[list[_Loaded]], options: _Options
 ) -> Iterator[list[Entry]]:
     """Each loaded batch's entries, the plugin prepared before the first.
 
-    The errors made in ``_process`` keep this generator's frame (their frames' caller)
+    The errors made in :func:`process` keep this generator's frame (their frames' caller)
     for as long as they live, so it holds no batch across a ``yield`` and no input
     (a closure over the input iterator would keep its last item).
     """
@@ -357,7 +396,7 @@ def _detected(
                 with backend_lock(plugin.name):
                     plugin.prepare()
                 prepared = True
-            entries = _process(plugin, loaded, options, single)
+            entries = process(plugin, loaded, options)
             loaded = []
             yield entries
     finally:

@@ -4,13 +4,16 @@ Upstream's ``represent`` preprocesses every face and calls ``client.forward`` on
 :class:`Embedder` does the same on a stack of at most ``batch_size`` faces at a time, and
 picks the call by what the client is:
 
-* **Keras** (the tensorflow engine): upstream calls the model eagerly for one face (about
-  0.4 s of Python overhead per call on a 2-core CPU) and ``predict_on_batch`` for more.
-  The embedder wraps the model in one ``tf.function`` whose input signature leaves the
-  batch dimension free, so every stack size shares one trace and nothing retraces. The
-  model-specific step upstream adds after the network (VGG-Face's L2 normalisation) is
-  applied as upstream applies it; a client that overrides ``forward`` in a way this module
-  does not know goes through its own ``forward`` instead.
+* **Keras** (the tensorflow engine): upstream calls the model eagerly for one face (Python
+  overhead layer by layer, on every call) and ``predict_on_batch`` for more. The embedder
+  wraps the model in one ``tf.function`` whose input signature leaves the batch dimension
+  free, so every stack size shares one trace and nothing retraces (and the Python
+  overhead is paid once per stack). What upstream does after the network is restated
+  (``_keras_post``, ``_rows``: ``FacialRecognition.forward`` in
+  deepface/models/FacialRecognition.py, and VGG-Face's L2 normalisation in
+  deepface/models/facial_recognition/tf/VGGFace.py, deepface 0.0.103); a client that
+  overrides ``forward`` in a way this module does not know goes through its own
+  ``forward`` instead. Measurements: benchmarks/results/2026-11-24-cpu-represent.md.
 * **onnxruntime** and **pytorch**: ``forward`` on a stack is already one session run or
   one forward pass, so the embedder calls it. An onnx graph exported with a fixed batch
   of 1 (SFace's) is run one face at a time, as upstream runs it.
@@ -34,15 +37,14 @@ batched matrix product may sum in another order than a single-image one).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Sequence
+from typing import Any
 
 import numpy as np
 
 from deepface_batch import compat
-
-#: how a client is run on a stack: "native" (one call per stack) or "pseudo" (a loop)
-NATIVE, PSEUDO = "native", "pseudo"
+from deepface_batch.plugin import BatchMode
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,8 @@ def _rows(out: Any, count: int) -> list[list[float]]:
 class Embedder:
     """A recognition client called on stacks of preprocessed faces."""
 
-    mode = NATIVE
+    #: how the client runs a stack: natively (one call per stack) or in a loop
+    mode = BatchMode.NATIVE
 
     def __init__(self, model_name: str, client: Any) -> None:
         self.model_name = model_name
@@ -136,7 +139,7 @@ class Embedder:
 class LoopEmbedder(Embedder):
     """One face per call, for clients that cannot take a stack."""
 
-    mode = PSEUDO
+    mode = BatchMode.PSEUDO
 
     def embed(
         self, faces: np.ndarray, keys: Sequence[Hashable] | None = None

@@ -17,7 +17,20 @@ class UnknownDetectorError(DeepfaceBatchError, ValueError):
 
 
 class DetectorUnavailableError(DeepfaceBatchError, RuntimeError):
-    """A registered detector cannot run here: a package or weight file is missing."""
+    """A registered detector cannot run here: a package or weight file is missing.
+
+    Attributes:
+        requirement: the missing package (a :class:`deepface_batch.plugin.Requirement`,
+            whose ``install`` is the pip command's arguments), or ``None`` where something
+            else is missing.
+    """
+
+    def __init__(self, message: str, requirement: object = None):
+        self.requirement = requirement
+        super().__init__(message)
+
+    def __reduce__(self):  # keep ``requirement`` across pickling (process pools)
+        return (type(self), (str(self), self.requirement))
 
 
 class BatchModeError(DeepfaceBatchError, ValueError):

@@ -1,4 +1,4 @@
-"""Every accepted input form, turned into ``(index, item)`` pairs and loaded images.
+"""Every accepted input form, turned into ``(label, item)`` pairs and loaded images.
 
 A single image is what upstream takes: a path (str or ``pathlib.Path``), a BGR numpy
 array, a base64 data URI, a URL, or a binary file object. A batch is a list or tuple of
@@ -7,13 +7,19 @@ those, a 4-D array ``(N, H, W, 3)``, or any other iterable, which is consumed la
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any, Optional
 
 import numpy as np
 
 from deepface_batch.errors import InvalidImageError, invalid_image_error
+
+#: how an error names its input: ``None`` for a single image (upstream's call, whose errors
+#: name no position), else its index in the batch
+Label = Optional[int]
 
 
 def is_single(images: Any) -> bool:
@@ -48,6 +54,18 @@ def iter_items(images: Any) -> Iterator[tuple[int, Any]]:
             None, "expected an image or an iterable of images, got a dict"
         )
     return enumerate(images)
+
+
+def labels(single: bool) -> Iterator[Label]:
+    """The labels of a call's inputs, in order: ``None`` once for a single image."""
+    return iter([None]) if single else itertools.count()
+
+
+def labelled(images: Any) -> Iterator[tuple[Label, Any]]:
+    """``(label, item)`` for each input of a call: the one place a label is decided."""
+    if is_single(images):
+        return iter([(None, images)])
+    return iter_items(images)
 
 
 def check_image(index: int | None, img: Any) -> np.ndarray:

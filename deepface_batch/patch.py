@@ -20,8 +20,9 @@ import inspect
 import logging
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from deepface_batch import compat, inputs
 
@@ -30,6 +31,34 @@ logger = logging.getLogger(__name__)
 MARKER = "__deepface_batch_wrapper__"
 
 _lock = threading.RLock()
+
+#: what ``patch(**settings)`` set for batches through the patched functions
+_settings: dict[str, Any] = {}
+_SETTINGS = ("batch_size", "batch_mode", "errors", "progress", "prefetch")
+
+
+def settings() -> dict[str, Any]:
+    """The engine options the patched functions use for a batch (see :func:`patch`)."""
+    with _lock:
+        return dict(_settings)
+
+
+def _configure(options: dict[str, Any]) -> None:
+    """Check and keep the options given to :func:`patch`; unknown names are refused."""
+    unknown = sorted(set(options) - set(_SETTINGS))
+    if unknown:
+        raise TypeError(
+            f"patch() got unknown settings {', '.join(unknown)}; it takes {', '.join(_SETTINGS)}"
+        )
+    from deepface_batch import api  # the engine imports deepface: import it late
+
+    if "errors" in options:
+        api.check_errors(options["errors"])
+    if options.get("batch_size") is not None:
+        api.batch_size_or_default(options["batch_size"])
+    with _lock:
+        _settings.clear()
+        _settings.update({k: v for k, v in options.items() if v is not None})
 
 
 def _wrap_extract_faces(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -47,7 +76,7 @@ def _wrap_extract_faces(original: Callable[..., Any]) -> Callable[..., Any]:
             # upstream's detector instance is shared with the plugins: one thread at a time
             with api.backend_lock(backend), api.backend_lock(api.EYE_FINDER):
                 return original(*args, **kwargs)
-        return api.extract_faces(images, **options)
+        return api.extract_faces(images, **options, **settings())
 
     setattr(extract_faces, MARKER, True)
     return extract_faces
@@ -75,7 +104,7 @@ def _wrap_represent(original: Callable[..., Any]) -> Callable[..., Any]:
             ):
                 return original(*args, **kwargs)
 
-        results = representation.represent(images, **options)
+        results = representation.represent(images, **options, **settings())
         # upstream's quirk, kept: a batch of one gives that image's list, not a list of it
         if not inputs.is_single(images) and inputs.known_length(images) == 1:
             return results[0]
@@ -116,18 +145,30 @@ def patch_module(module_name: str) -> bool:
     return changed
 
 
-def patch() -> bool:
-    """Make deepface's ``extract_faces`` batch lists and 4-D arrays.
+def patch(**options: Any) -> bool:
+    """Make deepface's ``extract_faces`` and ``represent`` batch lists and 4-D arrays.
+
+    Settings, as an instrumentor's ``instrument(**kwargs)`` takes them, apply to batches
+    through the patched functions (a single image always runs upstream's own code):
+
+    * ``batch_size``: images per batch (default: ``DEEPFACE_BATCH_SIZE``, else 32);
+    * ``errors``: ``"raise"`` (upstream's behaviour) or ``"return"`` (a failed image's
+      exception in its place, the others' results kept);
+    * ``batch_mode``, ``progress``, ``prefetch``: as for :func:`deepface_batch.extract_faces`.
+
+    Each call replaces the settings of the one before (``patch()`` alone goes back to the
+    defaults); deepface itself is patched once.
 
     Returns:
-        True if this call patched anything; False when deepface was patched already (a
-        second call is a no-op).
+        True if this call patched anything; False when deepface was patched already.
 
     Raises:
         UnsupportedDeepfaceVersion: before changing anything, when the installed deepface
             is not one deepface_batch supports.
+        TypeError, ValueError: a setting that does not exist, or a value it cannot take.
     """
     compat.check_version()
+    _configure(options)
     changed = False
     for module_name in TARGETS:
         changed |= patch_module(module_name)
@@ -174,13 +215,16 @@ def is_patched() -> bool:
 
 
 @contextmanager
-def patched() -> Iterator[None]:
-    """Patch for the duration of a ``with`` block, then restore the state before it."""
+def patched(**options: Any) -> Iterator[None]:
+    """Patch, with ``options`` as :func:`patch` takes them, for the duration of a ``with``
+    block; then restore the state and the settings from before it."""
     was_patched = is_patched()
-    patch()
+    before = settings()
+    patch(**options)
     try:
         yield
     finally:
+        _configure(before)
         if not was_patched:
             unpatch()
 

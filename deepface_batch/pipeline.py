@@ -1,4 +1,4 @@
-"""Chunking by ``batch_size``, grouping by shape, prefetching, results back in order.
+"""Chunking by ``batch_size``, prefetching, progress.
 
 Memory is bounded by ``batch_size``: at most the batch being detected and the next one
 being loaded are held, whatever the length of the input.
@@ -17,9 +17,9 @@ Two promises a long run depends on:
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
-from typing import Any, Callable, Generic, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -61,7 +61,7 @@ def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
         chunk: list[T] = []
         try:
             chunk.extend(islice(iterator, size))
-        except Exception as err:  # pylint: disable=broad-except
+        except Exception as err:
             # islice adds to ``chunk`` item by item: what it gave before raising is kept
             consumed += len(chunk)
             if chunk:
@@ -87,7 +87,7 @@ class _Background(Generic[R]):
     def _run(self, load: Callable[[Any], R], batch: Any) -> None:
         try:
             self._value = load(batch)
-        except BaseException as err:  # pylint: disable=broad-except
+        except BaseException as err:
             self._error = err
         finally:
             batch = None  # errors made below keep this frame: not its batch
@@ -135,52 +135,6 @@ def prefetched(
         pending = following
     if pending is not None:
         yield pending.result()
-
-
-def group_by_shape(images: Sequence[np.ndarray]) -> dict[tuple[int, ...], list[int]]:
-    """Positions of the images that share a shape, for plugins that batch equal shapes.
-
-    Padding every image to the largest one changes what a detector sees (the mtcnn
-    package does that, and runs 3.5 times slower on a mixed set), so equal shapes go
-    together and nothing is padded.
-    """
-    groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
-    for position, image in enumerate(images):
-        groups[tuple(image.shape)].append(position)
-    return dict(groups)
-
-
-#: pixels one forward pass may take: a detector's activations grow with them, and
-#: ``align=True`` doubles both sides of every image before detection
-MAX_PIXELS_PER_PASS = 16 * 1280 * 960
-
-
-def run_grouped(
-    images: Sequence[np.ndarray],
-    forward: Callable[[list[np.ndarray]], list[Any]],
-    max_pixels: int = MAX_PIXELS_PER_PASS,
-    max_images: int | None = None,
-) -> list[Any]:
-    """Call ``forward`` once per same-shape group and put the results back in order.
-
-    A group larger than ``max_pixels`` (or than ``max_images`` images) is split, so that
-    memory stays bounded for large images whatever the ``batch_size``.
-    """
-    results: list[Any] = [None] * len(images)
-    for shape, positions in group_by_shape(images).items():
-        per_pass = max(1, max_pixels // max(1, shape[0] * shape[1]))
-        if max_images:
-            per_pass = min(per_pass, max_images)
-        for part in chunks(positions, per_pass):
-            outputs = forward([images[p] for p in part])
-            if len(outputs) != len(part):
-                raise RuntimeError(
-                    f"a batched forward pass returned {len(outputs)} results for "
-                    f"{len(part)} images"
-                )
-            for position, output in zip(part, outputs):
-                results[position] = output
-    return results
 
 
 class Progress:

@@ -12,15 +12,17 @@ choice (``register_detector(..., clobber=True)``, which always replaces).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 import logging
 import re
 import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from types import MappingProxyType
-from typing import Mapping, Union
+from typing import Union
 
 from deepface_batch.errors import (
     BatchModeError,
@@ -38,6 +40,13 @@ PluginSpec = Union[DetectorPlugin, type]
 
 _YOLO = "deepface_batch.plugins.yolo:PLUGINS"
 
+#: deepface's YOLO detector_backend names: one plugin class each, in plugins/yolo.py
+YOLO_BACKENDS = (
+    "yolov8n", "yolov8m", "yolov8l",
+    "yolov11n", "yolov11s", "yolov11m", "yolov11l",
+    "yolov12n", "yolov12s", "yolov12m", "yolov12l",
+)
+
 #: backend name -> "module:attribute" of its built-in plugin class.
 BUILTINS: Mapping[str, str] = MappingProxyType(
     {
@@ -47,14 +56,7 @@ BUILTINS: Mapping[str, str] = MappingProxyType(
         "mtcnn": "deepface_batch.plugins.mtcnn:MtCnnPlugin",
         "retinaface": "deepface_batch.plugins.retinaface:RetinaFacePlugin",
         "mediapipe": "deepface_batch.plugins.mediapipe:MediaPipePlugin",
-        **{
-            name: f"{_YOLO}[{name}]"
-            for name in (
-                "yolov8n", "yolov8m", "yolov8l",
-                "yolov11n", "yolov11s", "yolov11m", "yolov11l",
-                "yolov12n", "yolov12s", "yolov12m", "yolov12l",
-            )
-        },
+        **{name: f"{_YOLO}[{name}]" for name in YOLO_BACKENDS},
         "yunet": "deepface_batch.plugins.yunet:YuNetPlugin",
         "fastmtcnn": "deepface_batch.plugins.fastmtcnn:FastMtCnnPlugin",
         "centerface": "deepface_batch.plugins.centerface:CenterFacePlugin",
@@ -198,6 +200,34 @@ def unregister_detector(name: str) -> None:
         _origins.pop(name, None)
 
 
+@contextlib.contextmanager
+def registered(plugin: PluginSpec) -> Iterator[DetectorPlugin]:
+    """Register ``plugin`` for the ``with`` block, replacing what has its name, and put
+    back what was there afterwards (a built-in comes back as it was on next use).
+
+    For tests and scripts that try a plugin without changing the process for good::
+
+        with registry.registered(MyPlugin()) as plugin:
+            deepface_batch.extract_faces(images, detector_backend=plugin.name)
+    """
+    instance = validate(plugin)
+    load_entry_points()  # an entry point loaded inside the block must not take the name
+    with _lock:
+        previous, origin = _plugins.get(instance.name), _origins.get(instance.name)
+        _set(instance, _Origin(instance, _CODE))
+    try:
+        yield instance
+    finally:
+        with _lock:
+            if _plugins.get(instance.name) is instance:
+                _plugins.pop(instance.name)
+                _origins.pop(instance.name, None)
+                if previous is not None:
+                    _plugins[instance.name] = previous
+                if origin is not None:
+                    _origins[instance.name] = origin
+
+
 def _set(instance: DetectorPlugin, origin: _Origin) -> None:
     _plugins[instance.name] = instance
     _origins[instance.name] = origin
@@ -314,7 +344,7 @@ def load_entry_points(force: bool = False) -> None:
             installing a distribution at run time, say). A plugin already registered by
             the same entry point stays as it is.
     """
-    global _entry_points_loaded  # pylint: disable=global-statement
+    global _entry_points_loaded
     with _lock:
         if _entry_points_loaded and not force:
             return
@@ -325,7 +355,7 @@ def load_entry_points(force: bool = False) -> None:
         for entry_point in sorted(entry_points, key=_entry_point_order):
             try:
                 instance = validate(entry_point.load())
-            except Exception as err:  # pylint: disable=broad-except
+            except Exception as err:
                 logger.warning(
                     "deepface_batch: skipping detector plugin entry point '%s' (%s): %s",
                     entry_point.name,
@@ -438,7 +468,7 @@ def get_detector(name: str, batch_mode: BatchMode | str | None = None) -> Detect
 def _batch_mode_of(name: str) -> BatchMode | None:
     try:
         return _lookup(name).batch_mode
-    except Exception:  # pylint: disable=broad-except
+    except Exception:
         return None
 
 

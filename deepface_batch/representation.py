@@ -15,8 +15,9 @@ Every step but the two batched calls is upstream's own code, reached through
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator, Union
+from typing import Any, Union
 
 import numpy as np
 
@@ -39,27 +40,25 @@ class _Options:
     return_face: bool
 
 
-def _skip_faces(
-    images: Any, single: bool, size: int, prefetch: bool
-) -> Iterator[FaceList | Exception]:
+def _skip_faces(images: Any, size: int, prefetch: bool) -> Iterator[FaceList | Exception]:
     """Upstream's ``represent`` with ``skip``: each whole image, loaded as upstream loads it."""
     layer = compat.get()
-    items = iter([(0, images)]) if single else inputs.iter_items(images)
 
-    def load(chunk: list[tuple[int, Any]]) -> list[FaceList | Exception]:
+    def load(chunk: list[tuple[inputs.Label, Any]]) -> list[FaceList | Exception]:
         out: list[FaceList | Exception] = []
-        for index, item in chunk:
-            label = None if single else index
+        for item in api.load_chunk(chunk):
+            if item.error is not None:
+                out.append(item.error)
+                continue
             try:
-                img, _ = inputs.load(label, item, layer.load_image)
-                out.append(layer.represent_skip_faces(img))
-            except Exception as err:  # pylint: disable=broad-except
-                out.append(with_index(err, label))
+                out.append(layer.represent_skip_faces(item.img))
+            except Exception as err:
+                out.append(with_index(err, item.label))
         return out
 
     # errors="return": every error, the input's own failure included, is an entry here
     return api.deliver(
-        pipeline.prefetched(pipeline.chunks(items, size), load, enabled=prefetch),
+        pipeline.prefetched(pipeline.chunks(inputs.labelled(images), size), load, enabled=prefetch),
         "return",
         pipeline.Progress(False, None, ""),
     )
@@ -67,19 +66,19 @@ def _skip_faces(
 
 def _embed_chunk(
     embedder: embedding.Embedder,
-    chunk: list[tuple[int, FaceList | Exception]],
+    chunk: list[tuple[inputs.Label, FaceList | Exception]],
     options: _Options,
-    single: bool,
     size: int,
 ) -> list[Entry]:
-    """Upstream's ``represent`` result for each input of the chunk."""
+    """Upstream's ``represent`` result for each ``(label, faces)`` of the chunk."""
     layer = compat.get()
+    # one image in (labelled None): upstream's own call on its faces, so the result is upstream's
+    single = [label for label, _ in chunk] == [None]
     prepared: dict[int, list[tuple[dict[str, Any], np.ndarray]] | Exception] = {}
-    for index, img_objs in chunk:
+    for index, (label, img_objs) in enumerate(chunk):
         if isinstance(img_objs, Exception):
             prepared[index] = img_objs
             continue
-        label = None if single else index
         try:
             selected = layer.represent_select(img_objs, options.max_faces, options.anti_spoofing)
             prepared[index] = [
@@ -89,7 +88,7 @@ def _embed_chunk(
                 )
                 for img_obj in selected
             ]
-        except Exception as err:  # pylint: disable=broad-except
+        except Exception as err:
             prepared[index] = with_index(err, label)
 
     faces = [face for entry in prepared.values() if isinstance(entry, list) for face in entry]
@@ -106,7 +105,6 @@ def _embed_chunk(
         stack = np.concatenate([face_input for _, face_input in faces[start : start + size]])
         # recognition clients are shared with upstream's own calls, from any thread
         with api.backend_lock(f"model:{embedder.model_name}"):
-            # one image in: upstream's own call on its faces, so the result is upstream's
             embeddings.extend(
                 embedder.embed_exact(stack)
                 if single
@@ -115,7 +113,7 @@ def _embed_chunk(
 
     results: list[Entry] = []
     position = 0
-    for index, _ in chunk:
+    for index in range(len(chunk)):
         entry = prepared[index]
         if isinstance(entry, Exception):
             results.append(entry)
@@ -187,7 +185,7 @@ def iter_represent(
     total = 1 if single else inputs.known_length(images)
 
     if detector_backend == "skip":
-        faces: Iterator[FaceList | Exception] = _skip_faces(images, single, size, prefetch)
+        faces: Iterator[FaceList | Exception] = _skip_faces(images, size, prefetch)
     else:
         faces = api.iter_extract_faces(
             images,
@@ -215,8 +213,11 @@ def iter_represent(
     bar = pipeline.Progress(progress, total, desc=f"represent[{model_name}/{detector_backend}]")
     return api.deliver(
         (
-            _embed_chunk(embedder, chunk, options, single, size)
-            for chunk in pipeline.chunks(enumerate(faces), size)
+            _embed_chunk(embedder, chunk, options, size)
+            # faces first: zip then runs ``faces`` to its end before the labels stop it
+            for chunk in pipeline.chunks(
+                ((label, entry) for entry, label in zip(faces, inputs.labels(single))), size
+            )
         ),
         errors,
         bar,

@@ -18,15 +18,16 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping, Sequence
 
+from deepface_batch import settings
 from deepface_batch.errors import WeightFileError
 
 #: set to 0 (or false, no, off) to skip the sha256 check of known files
-VERIFY_ENV = "DEEPFACE_BATCH_VERIFY_WEIGHTS"
+VERIFY_ENV = settings.VERIFY_WEIGHTS
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,7 @@ def recognition_files(model_name: str) -> list[Path]:
 
 def enabled() -> bool:
     """Whether the sha256 check is on (``DEEPFACE_BATCH_VERIFY_WEIGHTS``, default on)."""
-    value = os.environ.get(VERIFY_ENV, "1").strip().lower()
-    return value not in {"0", "false", "no", "off"}
+    return settings.flag(VERIFY_ENV, True)
 
 
 def sha256_of(path: str | os.PathLike[str]) -> str:

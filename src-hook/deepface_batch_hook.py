@@ -45,7 +45,7 @@ class _PatchingLoader:
         except Exception as err:  # never break the user's import of deepface
             import warnings
 
-            warnings.warn(f"deepface_batch could not patch {module.__name__}: {err}")
+            warnings.warn(f"deepface_batch could not patch {module.__name__}: {err}", stacklevel=2)
 
 
 class _Finder:

@@ -7,19 +7,19 @@ unless DEEPFACE_BATCH_REQUIRE names it (CI does), which turns the skip into a fa
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-import planting
-from conftest import WEIGHTS_DIR, real_weight, require
 from deepface_batch import api, registry, testing
 from deepface_batch.errors import DetectorUnavailableError
 from deepface_batch.testing import DetectorContract
+from tests.support import planting
+from tests.support.environment import WEIGHTS_DIR, real_weight, require
 
 #: random weights score every box low; upstream reads this threshold from the environment
 PLANTED_YOLO_CONFIDENCE = "0.03"
+
 
 def _samples():
     return [testing.astronaut(), *testing.video_frames()[:3]]
@@ -42,15 +42,11 @@ class TestBuiltinPlugins(DetectorContract):
         except DetectorUnavailableError as err:
             require(name, str(err))
         _ensure_weights(name, engine)
-        saved = os.environ.get("YOLO_MIN_DETECTION_CONFIDENCE")
-        if name.startswith("yolo") and not real_weight(f"{name}-face.pt"):
-            os.environ["YOLO_MIN_DETECTION_CONFIDENCE"] = PLANTED_YOLO_CONFIDENCE
-        plugin.prepare()
-        yield plugin
-        if saved is None:
-            os.environ.pop("YOLO_MIN_DETECTION_CONFIDENCE", None)
-        else:
-            os.environ["YOLO_MIN_DETECTION_CONFIDENCE"] = saved
+        with pytest.MonkeyPatch.context() as environment:
+            if name.startswith("yolo") and not real_weight(f"{name}-face.pt"):
+                environment.setenv("YOLO_MIN_DETECTION_CONFIDENCE", PLANTED_YOLO_CONFIDENCE)
+            plugin.prepare()
+            yield plugin
 
 
     def test_one_backend_from_many_threads(

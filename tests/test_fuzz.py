@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import deepface_batch
 from deepface_batch import InputSourceError, testing
-from helpers import upstream
+from tests.support.helpers import upstream
 
 DTYPES = [np.uint8, np.uint16, np.float32, np.float64, np.int32, bool]
 FUZZ = settings(
@@ -56,7 +56,7 @@ items = st.one_of(arrays(), face_crops(), st.just("/no/such/image.jpg"))
 def _outcome(call):
     try:
         return call()
-    except Exception as err:  # pylint: disable=broad-except
+    except Exception as err:
         return err
 
 
@@ -95,7 +95,7 @@ def test_batches_match_upstream_item_by_item(backend, enforce):
             got = got[:-1]
         assert len(got) == len(batch)
         for index, item in enumerate(batch):
-            want = _outcome(lambda: upstream(item, **kwargs))
+            want = _outcome(lambda item=item: upstream(item, **kwargs))
             _same(got[index], want, f"item {index} ({_describe(item)})", tolerance)
 
     check()

@@ -13,7 +13,7 @@ from deepface.modules.exceptions import FaceNotDetected
 
 import deepface_batch
 from deepface_batch import InvalidImageError, testing
-from helpers import assert_identical, upstream
+from tests.support.helpers import assert_identical, upstream
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,10 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import real_weight
 from deepface_batch import compat, registry, samples
-from deepface_batch.testing import _regions_close
+from deepface_batch.comparison import regions_close
+from tests.support import planting
+from tests.support.environment import WEIGHTS_DIR, real_weight, require
 
 
 def _planting_samples():
@@ -80,20 +81,11 @@ def test_centerface_session_serves_every_shape_and_batch(weights_dir, frames):
 @pytest.fixture(scope="module")
 def planted_yolo(engine):
     pytest.importorskip("ultralytics", reason="YOLO needs ultralytics: pip install 'deepface-batch[yolo]'")
-    import os
-
-    import planting
-    from conftest import WEIGHTS_DIR, require
-
     planting.ensure_weights("yolov8n", engine, WEIGHTS_DIR, _planting_samples(), require)
-    saved = os.environ.get("YOLO_MIN_DETECTION_CONFIDENCE")
-    if not real_weight("yolov8n-face.pt"):
-        os.environ["YOLO_MIN_DETECTION_CONFIDENCE"] = "0.03"
-    yield registry.get_detector("yolov8n")
-    if saved is None:
-        os.environ.pop("YOLO_MIN_DETECTION_CONFIDENCE", None)
-    else:
-        os.environ["YOLO_MIN_DETECTION_CONFIDENCE"] = saved
+    with pytest.MonkeyPatch.context() as patch:
+        if not real_weight("yolov8n-face.pt"):
+            patch.setenv("YOLO_MIN_DETECTION_CONFIDENCE", "0.03")
+        yield registry.get_detector("yolov8n")
 
 
 def test_yolo_single_image_keeps_every_face(planted_yolo):
@@ -174,7 +166,7 @@ def test_yolo_splits_groups_into_passes(planted_yolo):
         planted_yolo._images_per_pass = saved
     assert sum(map(len, alone)) > 0, "the planted model should find faces in these frames"
     for got, want in zip(in_fours, alone):
-        assert not _regions_close(got, want, planted_yolo.tolerance)
+        assert not regions_close(got, want, planted_yolo.tolerance)
 
 
 def test_yolo_import_leaves_opencv_and_torch_threads(planted_yolo):
@@ -236,13 +228,13 @@ def assert_whole_groups_match_single_images(plugin, images) -> list[int]:
     assert len(passes) == len({image.shape for image in images})
     assert sum(map(len, stacked)) > 0, f"{plugin.name} should find the astronaut's face"
     for index, image in enumerate(images):
-        problems = _regions_close(stacked[index], plugin.detect_one(image), plugin.tolerance)
+        problems = regions_close(stacked[index], plugin.detect_one(image), plugin.tolerance)
         assert not problems, f"image {index}: " + "; ".join(problems)
     return passes
 
 
 def test_run_grouped_splits_groups_by_image_count():
-    from deepface_batch.pipeline import run_grouped
+    from deepface_batch.plugin import run_grouped
 
     small = [np.full((4, 4, 3), i, np.uint8) for i in range(5)]
     large = [np.full((8, 4, 3), 10 + i, np.uint8) for i in range(2)]
@@ -276,14 +268,14 @@ def test_mtcnn_pyramid_pnet_equals_upstream_stage(frames):
     from mtcnn.stages import StagePNet
     from mtcnn.utils.images import standarize_batch
 
-    from deepface_batch.plugins.mtcnn import _PyramidPNet
+    from deepface_batch.plugins.mtcnn_pnet import PyramidPNet
 
     plugin = registry.get_detector("mtcnn")
     plugin.prepare()
     # the plugin runs the pyramid stage on the mtcnn it supports
-    assert isinstance(plugin._mtcnn.stages[0], _PyramidPNet)  # pylint: disable=protected-access
+    assert isinstance(plugin._mtcnn.stages[0], PyramidPNet)
     upstream = StagePNet()
-    pyramid = _PyramidPNet(StagePNet())
+    pyramid = PyramidPNet(StagePNet())
     mixed = _bordered(samples.mixed_images())
     stacks = [[f] for f in frames] + [[m] for m in mixed] + [mixed[:3], frames[:2]]
     stacks.append([np.full((16, 16, 3), 90, np.uint8)])
@@ -317,9 +309,6 @@ def test_mtcnn_pyramid_pnet_equals_upstream_stage(frames):
 
 @pytest.fixture(scope="module")
 def retinaface(engine):
-    import planting
-    from conftest import WEIGHTS_DIR, require
-
     planting.ensure_weights("retinaface", engine, WEIGHTS_DIR, _planting_samples(), require)
     return registry.get_detector("retinaface")
 

@@ -12,9 +12,9 @@ from deepface.modules import detection
 
 import deepface_batch
 from deepface_batch import compat, testing
-from deepface_batch.patch import is_wrapper
 from deepface_batch.errors import UnsupportedDeepfaceVersion
-from helpers import OpenCvEverywhere, assert_identical, upstream
+from deepface_batch.patch import is_wrapper
+from tests.support.helpers import OpenCvEverywhere, assert_identical, upstream
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +121,38 @@ def test_patched_batch_error_names_the_index(face):
             DeepFace.extract_faces([face, np.zeros((100, 100, 3), np.uint8)])
 
 
+def test_patch_takes_settings_for_batches(face, monkeypatch):
+    """Settings as arguments, as an instrumentor's instrument(**kwargs): the batch size
+    and the error handling of batches through the patched functions."""
+    from deepface_batch import api
+
+    seen = []
+    real = api.extract_faces
+    monkeypatch.setattr(api, "extract_faces", lambda *a, **k: seen.append(k) or real(*a, **k))
+    bad = np.zeros((100, 100, 3), np.uint8)
+    with deepface_batch.patched(batch_size=2, errors="return"):
+        got = DeepFace.extract_faces([face, bad, face])
+        single = DeepFace.extract_faces(face)  # one image: upstream's own code, as always
+    assert seen[0]["batch_size"] == 2 and seen[0]["errors"] == "return"
+    assert isinstance(got[1], ValueError) and str(got[1]).startswith("item 1: Face could not be detected")
+    assert_identical(got[0], upstream(face))
+    assert_identical(single, upstream(face))
+    # the block's settings end with it: a batch raises again, as upstream does
+    with deepface_batch.patched():
+        with pytest.raises(ValueError, match=r"^item 1: "):
+            DeepFace.extract_faces([face, bad])
+    assert deepface_batch.patch.__module__ == "deepface_batch.patch"
+
+
+def test_patch_refuses_unknown_or_wrong_settings():
+    with pytest.raises(TypeError, match="unknown settings batchsize"):
+        deepface_batch.patch(batchsize=4)
+    with pytest.raises(ValueError, match="errors must be 'raise' or 'return'"):
+        deepface_batch.patch(errors="ignore")
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        deepface_batch.patch(batch_size=0)
+
+
 def test_third_party_backend_through_patched_deepface(face):
     deepface_batch.register_detector(OpenCvEverywhere)
     try:
@@ -137,7 +169,8 @@ def test_unsupported_version_is_refused_before_any_change(monkeypatch):
     deepface_batch.unpatch()
     original = detection.extract_faces
     monkeypatch.setattr(compat, "installed_version", lambda: "0.0.79")
-    with pytest.raises(UnsupportedDeepfaceVersion, match=r"deepface 0\.0\.79 is not supported.*pip install deepface==0\.0\.103"):
+    refusal = r"deepface 0\.0\.79 is not supported.*pip install deepface==0\.0\.103"
+    with pytest.raises(UnsupportedDeepfaceVersion, match=refusal):
         deepface_batch.patch()
     assert detection.extract_faces is original
 

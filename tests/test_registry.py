@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
+import pickle
 import sys
 from importlib import metadata
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pytest
@@ -25,7 +25,7 @@ from deepface_batch import (
     registry,
     testing,
 )
-from helpers import NotAPlugin, OpenCvEverywhere, assert_identical, upstream
+from tests.support.helpers import NotAPlugin, OpenCvEverywhere, assert_identical, upstream
 
 
 def test_every_upstream_backend_has_a_plugin():
@@ -64,6 +64,11 @@ def test_missing_package_gives_the_install_command():
             "detector backend 'needs-missing' needs the 'no_such_module_xyz' module, which is "
             "not installed; install it with: pip install no-such-package-xyz"
         )
+        # the data, not only the text: what is missing and how to install it
+        assert err.value.requirement == NeedsNothingThere.requires[0]
+        assert err.value.requirement.install == "no-such-package-xyz"
+        copy = pickle.loads(pickle.dumps(err.value))
+        assert (str(copy), copy.requirement) == (str(err.value), err.value.requirement)
     finally:
         deepface_batch.unregister_detector("needs-missing")
 
@@ -134,9 +139,9 @@ def _entry_point(name: str, value: str) -> metadata.EntryPoint:
 
 def test_fake_entry_points_register_and_broken_ones_are_skipped(monkeypatch, caplog):
     points = [
-        _entry_point("test-opencv", "helpers:OpenCvEverywhere"),
+        _entry_point("test-opencv", "tests.support.helpers:OpenCvEverywhere"),
         _entry_point("missing", "no_such_module_xyz:Plugin"),
-        _entry_point("not-a-plugin", "helpers:NotAPlugin"),
+        _entry_point("not-a-plugin", "tests.support.helpers:NotAPlugin"),
     ]
     monkeypatch.setattr(registry.metadata, "entry_points", lambda group: points if group == registry.ENTRY_POINT_GROUP else [])
     with caplog.at_level(logging.WARNING, logger="deepface_batch.registry"):
@@ -291,7 +296,7 @@ def test_explicit_clobber_still_replaces_a_builtin_an_entry_point_clashed_with(
         registry.load_entry_points(force=True)
     assert type(registry.get_detector("ssd")).__module__ == "deepface_batch.plugins.ssd"
     # what the warning tells the user to do
-    from clash_ssd_again import ClashSsd  # pylint: disable=import-error,import-outside-toplevel
+    from clash_ssd_again import ClashSsd
 
     with pytest.raises(deepface_batch.DetectorNameTakenError) as err:
         deepface_batch.register_detector(ClashSsd)
@@ -329,3 +334,30 @@ def test_plugin_validation_error_carries_the_plugin(plugin):
     with pytest.raises(PluginValidationError) as err:
         deepface_batch.register_detector(plugin)
     assert err.value.plugin is plugin
+
+
+def test_registered_puts_back_what_was_there():
+    """``registered`` replaces for the block only: a built-in, a plugin registered in code
+    and a free name each come back as they were, also when the block raises."""
+    builtin = registry.get_detector("opencv")
+
+    class Replacement(OpenCvEverywhere):
+        name = "opencv"
+
+    with registry.registered(Replacement) as plugin:
+        assert registry.get_detector("opencv") is plugin
+        assert isinstance(plugin, Replacement)
+    assert registry.get_detector("opencv") is builtin
+
+    first = deepface_batch.register_detector(OpenCvEverywhere)
+    try:
+        with pytest.raises(RuntimeError, match="inside"):
+            with registry.registered(OpenCvEverywhere()) as second:
+                assert registry.get_detector("test-opencv") is second is not first
+                raise RuntimeError("inside")
+        assert registry.get_detector("test-opencv") is first
+    finally:
+        registry.unregister_detector("test-opencv")
+    with registry.registered(OpenCvEverywhere):
+        assert "test-opencv" in registry.names()
+    assert "test-opencv" not in registry.names()

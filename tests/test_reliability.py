@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import gc
 import os
-import signal
 import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 import tracemalloc
 import weakref
@@ -28,8 +26,8 @@ from deepface.modules.exceptions import FaceNotDetected, ImgNotFound
 
 import deepface_batch
 from deepface_batch import InputSourceError, InvalidImageError, testing
-from conftest import recognition_model
-from helpers import assert_identical, upstream
+from tests.support.environment import recognition_model
+from tests.support.helpers import assert_identical, upstream
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -140,9 +138,9 @@ def test_an_array_the_border_refuses_is_its_own_error(face, backend, dtype):
 # -- 4. what was read is finished when the source fails ---------------------------------
 
 
-def _failing_source(images, then=RuntimeError("camera unplugged")):
+def _failing_source(images, then=None):
     yield from images
-    raise then
+    raise then if then is not None else RuntimeError("camera unplugged")
 
 
 @pytest.mark.parametrize("prefetch", [True, False])

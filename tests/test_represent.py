@@ -2,8 +2,8 @@
 deepface offers, on the engine the tests run on.
 
 Detection runs on CenterFace (real weights, a native plugin). Dlib has real recognition weights;
-the other models run on planted ones (conftest.recognition_model), through upstream's own
-loading code.
+the other models run on planted ones (``tests.support.environment.recognition_model``),
+through upstream's own loading code.
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 
 import deepface_batch
-from conftest import recognition_model
 from deepface_batch import compat, embedding, samples
-from deepface_batch.errors import DeepfaceBatchError
+from tests.support.environment import recognition_model
 
 MODELS = list(compat.get().RECOGNITION_MODELS)
 DETECTOR = "centerface"
@@ -261,7 +260,7 @@ def test_stack_mates_do_not_change_an_embedding(model_name):
             where = f"{neighbour}/{normalization} input {i}"
             try:
                 want = upstream(img, **options)
-            except Exception as err:  # pylint: disable=broad-except
+            except Exception as err:
                 assert isinstance(got[i], type(err)), f"{where}: upstream raised {err!r}, got {got[i]!r}"
                 continue
             assert not isinstance(got[i], Exception), f"{where}: {got[i]!r}"

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import deepface_batch
-from conftest import recognition_model
 from deepface_batch import samples
+from tests.support.environment import recognition_model
 
 DETECTOR = "centerface"
 MODEL = "Dlib"  # real weights
@@ -37,7 +37,7 @@ def test_verify(faces):
 
     for first, second in (("one", "flipped"), ("one", "two")):
         got, want = both(
-            lambda: DeepFace.verify(
+            lambda first=first, second=second: DeepFace.verify(
                 faces[first], faces[second], model_name=MODEL, detector_backend=DETECTOR
             )
         )
@@ -73,7 +73,7 @@ def test_analyze(faces):
 
     for img in (faces["one"], faces["two"], [faces["one"], faces["two"]]):
         got, want = both(
-            lambda: DeepFace.analyze(img, actions=("emotion",), detector_backend=DETECTOR, silent=True)
+            lambda img=img: DeepFace.analyze(img, actions=("emotion",), detector_backend=DETECTOR, silent=True)
         )
         assert got == want
     with pytest.raises(ValueError, match="Face could not be detected"):

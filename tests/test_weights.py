@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 import deepface_batch
-from conftest import SHARED_WEIGHTS, WEIGHTS_DIR, real_weight
-from deepface_batch import compat, registry, samples, testing
+from deepface_batch import comparison, compat, registry, samples, testing
 from deepface_batch.errors import DetectorUnavailableError
+from tests.support.environment import SHARED_WEIGHTS, WEIGHTS_DIR, real_weight
 
 CENTERFACE = "centerface.onnx"
 YUNET = "face_detection_yunet_2023mar.onnx"
@@ -361,7 +361,7 @@ def test_centerface_tiny_images_match_upstream(
     for n, image in enumerate(images):
         want = upstream.detect_faces(image)
         found += len(want)
-        problems = testing._regions_close(got[n], want, centerface_plugin.tolerance)
+        problems = comparison.regions_close(got[n], want, centerface_plugin.tolerance)
         assert not problems, f"image {n} ({image.shape[:2]}): {problems}"
     assert [vars(r) for r in got[-1]] == [vars(r) for r in got[0]]
     assert found > 0, "upstream finds no face on these images: the comparison proves nothing"

@@ -8,6 +8,11 @@ upstream's own helpers (``load_image``, ``extract_face``, ``is_valid_landmark``,
 anti-spoofing model); only the glue between them, which upstream keeps inline in
 ``extract_faces`` and ``detect_faces``, is restated here, line for line. The test suite
 proves the result bit-identical to upstream's for every backend.
+
+It mirrors deepface 0.0.103's deepface/modules/detection.py, representation.py and
+modeling.py, and provides :class:`deepface_batch.compat.CompatLayer` (tests/test_compat.py
+checks it); the checklist of everything restated from upstream is in
+:mod:`deepface_batch.compat`'s docstring.
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ from typing import Any
 
 import cv2
 import numpy as np
-
 from deepface.commons import image_utils
 from deepface.commons.logger import Logger
 from deepface.models.Detector import DetectedFace, FacialAreaRegion
@@ -148,7 +152,7 @@ def finish(
     anti_spoofing: bool = False,
 ) -> list[dict[str, Any]]:
     """Turn detected faces into upstream's result dicts (the tail of ``extract_faces``)."""
-    # pylint: disable=too-many-locals,too-many-branches
+
     height, width = img.shape[:2]
     base_region = FacialAreaRegion(x=0, y=0, w=width, h=height, confidence=0)
 

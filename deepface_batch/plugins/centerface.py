@@ -6,12 +6,16 @@ declared [10, 3, 32, 32]) at the first forward pass, so a net that has seen one 
 shape gives wrong detections for any other shape (height, width or batch size), for good.
 
 Here the graph's input and output dimensions are made symbolic and the model runs on
-onnxruntime, built once: any shape, any batch, no rebuild, and about 4 times faster than
-OpenCV's dnn on this CPU. Same-shape images go through together, up to a pixel budget per
-pass (a batch of large frames is memory-bound and slower per image than one frame), and
-each image's output goes through upstream's own ``CenterFace.postprocess`` (decode, NMS,
-rescaling). onnxruntime's kernels round differently from OpenCV's, which the declared
-tolerance covers.
+onnxruntime, built once: any shape, any batch, no rebuild, and onnxruntime's kernels run
+this graph much faster than OpenCV's dnn on a CPU (the gain is the engine, not the batch;
+benchmarks/results/2026-11-24-cpu-detectors.md). Same-shape images go through together,
+up to a pixel budget per pass (a batch of large frames is memory-bound and slower per
+image than one frame), and each image's output goes through upstream's own
+``CenterFace.postprocess`` (decode, NMS, rescaling). The blob is built as deepface
+0.0.103's ``CenterFace.forward`` builds it and ``regions_of`` restates
+``CenterFaceClient.detect_faces`` (deepface/models/face_detection/CenterFace.py).
+onnxruntime's kernels round differently from OpenCV's, which the declared tolerance
+covers.
 
 One exception: an image whose height or width is at most 32 pixels (after upstream's
 alignment border: 16 pixels or less with ``align=True``) becomes a blob with a side of
@@ -33,8 +37,9 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -42,8 +47,13 @@ from deepface.models.Detector import FacialAreaRegion
 
 from deepface_batch import weights
 from deepface_batch.errors import WeightFileError
-from deepface_batch.pipeline import run_grouped
-from deepface_batch.plugin import BatchMode, Requirement, Tolerance, UpstreamPseudoPlugin
+from deepface_batch.plugin import (
+    BatchMode,
+    Requirement,
+    Tolerance,
+    UpstreamDetectorPlugin,
+    run_grouped,
+)
 
 OUTPUTS = ["537", "538", "539", "540"]  # heatmap, scale, offset, landmarks
 #: pixels per forward pass: one 640 x 480 frame with upstream's alignment border. Larger
@@ -120,7 +130,7 @@ def check_session(session: Any, path: str) -> None:
         )
 
 
-class CenterFacePlugin(UpstreamPseudoPlugin):
+class CenterFacePlugin(UpstreamDetectorPlugin):
     """centerface on onnxruntime: one session for every shape, same shapes batched."""
 
     name = "centerface"
@@ -199,7 +209,7 @@ class CenterFacePlugin(UpstreamPseudoPlugin):
         model = CenterFace.__new__(CenterFace)  # upstream's forward, without reading the file
         model.net = self._opencv_net(model.transform(height, width)[:2])
         detections, landmarks = model.forward(image, height, width, threshold=threshold)
-        return _regions(detections, landmarks)
+        return regions_of(detections, landmarks)
 
     def _detect_group(self, images: list[np.ndarray]) -> list[list[FacialAreaRegion]]:
         from deepface.models.face_detection.CenterFace import CenterFace
@@ -228,14 +238,14 @@ class CenterFacePlugin(UpstreamPseudoPlugin):
             detections, landmarks = helper.postprocess(
                 heatmap[one], lms[one], offset[one], scale[one], threshold
             )
-            results.append(_regions(detections, landmarks))
+            results.append(regions_of(detections, landmarks))
         return results
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[FacialAreaRegion]]:
         return run_grouped(images, self._detect_group, max_pixels=PIXELS_PER_PASS)
 
 
-def _regions(detections: np.ndarray, landmarks: np.ndarray) -> list[FacialAreaRegion]:
+def regions_of(detections: np.ndarray, landmarks: np.ndarray) -> list[FacialAreaRegion]:
     """Upstream's ``CenterFaceClient.detect_faces`` conversion, step for step."""
     regions = []
     for i, detection in enumerate(detections):

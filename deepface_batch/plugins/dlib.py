@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from deepface_batch.plugin import Requirement, UpstreamPseudoPlugin
+from deepface_batch.plugin import Requirement, UpstreamDetectorPlugin
 
 
-class DlibPlugin(UpstreamPseudoPlugin):
+class DlibPlugin(UpstreamDetectorPlugin):
     """dlib through upstream deepface's own detector, one image at a time."""
 
     name = "dlib"

@@ -4,13 +4,14 @@ facenet-pytorch's ``MTCNN.detect`` takes a stack of equal-size images: P-Net run
 pyramid scale on the whole stack, R-Net and O-Net once on every candidate of every image,
 and non-maximum suppression stays per image. The plugin sends each same-shape group as one
 such stack and maps every image's boxes, probabilities and landmarks as upstream maps a
-single image's.
+single image's (``regions_of`` restates deepface 0.0.103's ``FastMtCnnClient.detect_faces``,
+deepface/models/face_detection/FastMtCnn.py).
 
-On a CPU a stack buys nothing: measured on 2 cores with bordered 640 x 480 frames, one
-image per pass takes 0.14-0.19 s, two per pass the same within noise, eight 0.20-0.24 s
-per image (P-Net's activations on a 1280 x 960 stack outgrow the cache). So on a CPU the
-plugin sends one image per pass (``images_per_pass``); where upstream put the network on
-CUDA, a whole same-shape group goes in one pass.
+On a CPU a stack buys nothing: facenet-pytorch already runs one image on every core, and
+P-Net's activations on a stack of bordered frames outgrow the cache, so a stack is slower
+per image. So on a CPU the plugin sends one image per pass (``images_per_pass``); where
+upstream put the network on CUDA, a whole same-shape group goes in one pass.
+Measurements: benchmarks/results/2026-11-24-cpu-yolo-mtcnn-retinaface.md.
 """
 
 from __future__ import annotations

@@ -5,12 +5,12 @@ from __future__ import annotations
 from importlib import metadata
 
 from deepface_batch.errors import DetectorUnavailableError
-from deepface_batch.plugin import Requirement, UpstreamPseudoPlugin
+from deepface_batch.plugin import Requirement, UpstreamDetectorPlugin
 
 _INSTALL = "mediapipe==0.10.21 'numpy<2'"
 
 
-class MediaPipePlugin(UpstreamPseudoPlugin):
+class MediaPipePlugin(UpstreamDetectorPlugin):
     """mediapipe through upstream deepface's own detector, one image at a time."""
 
     name = "mediapipe"
@@ -24,5 +24,6 @@ class MediaPipePlugin(UpstreamPseudoPlugin):
             raise DetectorUnavailableError(
                 f"detector backend 'mediapipe' needs mediapipe's solutions API, which "
                 f"mediapipe {version} no longer has; install it with: pip install {_INSTALL} "
-                "(in an environment of its own: it needs numpy below 2)"
+                "(in an environment of its own: it needs numpy below 2)",
+                requirement=self.requires[0],
             )

@@ -5,27 +5,22 @@ scale on the whole stack, R-Net and O-Net once on every candidate of every image
 image. To stack images of different sizes it pads them to the largest and shifts the
 results back, which moves boxes (upstream PR #1435 needed a 20% tolerance for it). The
 plugin gives it only same-shape groups, which need no padding, and maps every image's
-detections as upstream maps a single image's.
+detections as upstream maps a single image's (``regions_of`` restates deepface 0.0.103's
+``MtCnnClient.detect_faces``, deepface/models/face_detection/MtCnn.py).
 
 The plugin keeps an MTCNN of its own (upstream's shared one stays as upstream runs it) whose
-three networks are called as compiled TensorFlow functions rather than eagerly, layer by
-layer: on a 2-core CPU that alone takes a 1280 x 960 frame from about 0.55 s to 0.35 s,
-with the same detections.
+networks are called as compiled TensorFlow functions rather than eagerly, layer by layer:
+eager calls pay Python overhead per layer, a compiled one does not, and the detections are
+the same. P-Net, the hot spot, goes further: :mod:`deepface_batch.plugins.mtcnn_pnet`
+runs a whole image pyramid, the resizes and P-Net on each scale, as one graph, so the
+single-threaded resizes run beside the convolutions; its proposals are bit for bit
+``StagePNet``'s, and it is used only on the mtcnn release it replicates.
 
-On a CPU a stack costs more than it saves (measured on 2 cores, compiled: one 1280 x 960
-frame per pass 0.34 s, two per pass 0.9 s per frame, eight 1.5 s), so on a CPU the plugin
-sends one image per pass (``images_per_pass``); with a GPU visible to TensorFlow, a whole
-same-shape group goes in one pass.
-
-P-Net, the hot spot, runs a whole image pyramid in one compiled call (``_PyramidPNet``):
-the area resize to every scale and P-Net on each scale form one graph, so TensorFlow runs
-the resizes, which are single-threaded, beside the convolutions instead of eagerly one
-after another. Its outputs are bit for bit upstream's, and the proposals are then
-decoded by mtcnn's own functions, step for step as ``StagePNet`` decodes them. Measured
-on 2 cores, 1280 x 960 (a bordered 640 x 480 frame): P-Net with its resizes from about
-0.27 s to 0.23 s per image. Packing the scaled images into one mosaic input, so that
-P-Net runs once on one tensor (masking the seams before its 'same' max-pool keeps the
-results within 2.4e-7), measured 2.4 times slower on this CPU and was not kept.
+On a CPU a stack of frames measured slower per frame than one frame alone, so on a CPU the
+plugin sends one image per pass (``images_per_pass``); with a GPU visible to TensorFlow, a
+whole same-shape group goes in one pass. Measurements,
+and alternatives tried and not kept (a mosaic input for P-Net, threads):
+benchmarks/results/2026-11-24-cpu-yolo-mtcnn-retinaface.md.
 """
 
 from __future__ import annotations
@@ -36,6 +31,7 @@ import numpy as np
 from deepface.models.Detector import FacialAreaRegion
 
 from deepface_batch.plugin import GroupedPlugin, Requirement, Tolerance
+from deepface_batch.plugins.mtcnn_pnet import PyramidPNet, pyramid_supported
 
 
 def regions_of(detections: Any) -> list[FacialAreaRegion]:
@@ -73,104 +69,6 @@ class _Compiled:
         return self._call(inputs)
 
 
-class _PyramidPNet:
-    """mtcnn 1.0's ``StagePNet`` with its pyramid in one compiled call.
-
-    ``__call__`` is ``StagePNet.__call__`` step for step, except step 2 and 3 (resize to
-    each scale, P-Net on each), which run as one ``tf.function`` per number of scales. The
-    scaled sizes are computed as ``tf.image.resize`` computes them from mtcnn's float
-    sizes (truncated to int32), and passed as a tensor, so images of other sizes with the
-    same number of scales reuse the graph.
-    """
-
-    def __init__(self, stage: Any) -> None:
-        self._stage = stage
-        self._graphs: dict[tuple[int, Any], Any] = {}
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stage, name)
-
-    def _graph(self, count: int, dtype: Any) -> Any:
-        import tensorflow as tf
-
-        key = (count, dtype)
-        if key not in self._graphs:
-            model = self._stage._model  # pylint: disable=protected-access
-            signature = [
-                tf.TensorSpec([None, None, None, 3], dtype),
-                tf.TensorSpec([count, 2], tf.int32),
-            ]
-
-            def pyramid(images: Any, sizes: Any) -> list[Any]:
-                outputs = []
-                for index in range(count):
-                    scaled = tf.image.resize(images, sizes[index], method=tf.image.ResizeMethod.AREA)
-                    outputs.extend(model(scaled, training=False))
-                return outputs
-
-            self._graphs[key] = tf.function(pyramid, input_signature=signature)
-        return self._graphs[key]
-
-    def __call__(  # pylint: disable=too-many-arguments
-        self,
-        images_normalized: Any,
-        images_oshapes: Any,
-        min_face_size: int = 20,
-        min_size: int = 12,  # pylint: disable=unused-argument
-        scale_factor: float = 0.709,
-        threshold_pnet: float = 0.6,
-        nms_pnet1: float = 0.5,
-        nms_pnet2: float = 0.7,
-        **kwargs: Any,
-    ) -> Any:
-        import tensorflow as tf
-        from mtcnn.utils.bboxes import (
-            generate_bounding_box,
-            resize_to_square,
-            smart_nms_from_bboxes,
-            upscale_bboxes,
-        )
-        from mtcnn.utils.images import build_scale_pyramid
-
-        # 1. as upstream (which does not hand min_size on either)
-        scales_groups = [
-            build_scale_pyramid(shape[1], shape[0], min_face_size=min_face_size, scale_factor=scale_factor)
-            for shape in images_oshapes
-        ]
-        # 2-3. apply_scales' choice of scales, then resize and P-Net in one call
-        scales_index = scales_groups[int(np.argmax([group.shape[0] for group in scales_groups]))]
-        batch_size = images_normalized.shape[0]
-        pnet_result = []
-        if len(scales_index):
-            shape = np.asarray(images_normalized.shape[-3:-1])
-            sizes = np.stack([tf.convert_to_tensor(shape * scale, tf.int32).numpy() for scale in scales_index])
-            images = tf.convert_to_tensor(images_normalized)
-            outputs = self._graph(len(sizes), images.dtype)(images, sizes)
-            pnet_result = [(outputs[2 * index], outputs[2 * index + 1]) for index in range(len(sizes))]
-        # 4-7. as upstream
-        bboxes_proposals = [generate_bounding_box(result[0], result[1], threshold_pnet) for result in pnet_result]
-        bboxes_batch_upscaled = [
-            upscale_bboxes(bbox, np.asarray([scale] * batch_size))
-            for bbox, scale in zip(bboxes_proposals, scales_index)
-        ]
-        bboxes_nms = [
-            smart_nms_from_bboxes(b, threshold=nms_pnet1, method="union", initial_sort=False)
-            for b in bboxes_batch_upscaled
-        ]
-        bboxes_batch = np.concatenate(bboxes_nms, axis=0) if len(bboxes_nms) > 0 else np.empty((0, 6))
-        bboxes_batch = smart_nms_from_bboxes(bboxes_batch, threshold=nms_pnet2, method="union", initial_sort=True)
-        return resize_to_square(bboxes_batch)
-
-
-def _pyramid_supported() -> bool:
-    """Whether the installed mtcnn's P-Net stage is the one ``_PyramidPNet`` replicates."""
-    try:
-        from mtcnn import metadata
-    except ImportError:
-        return False
-    return str(getattr(metadata, "__version__", "")).startswith("1.0.")
-
-
 class MtCnnPlugin(GroupedPlugin):
     """mtcnn's own batch mode, one call per same-shape group of a batch."""
 
@@ -186,7 +84,7 @@ class MtCnnPlugin(GroupedPlugin):
     ) -> None:
         super().__init__(images_per_pass)
         self.compiled = compiled
-        # None: on where the installed mtcnn is the version _PyramidPNet replicates
+        # None: on where the installed mtcnn is the version PyramidPNet replicates
         self.pyramid = pyramid
         self._mtcnn: Any = None
 
@@ -209,13 +107,13 @@ class MtCnnPlugin(GroupedPlugin):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResourceWarning)
             mtcnn = MTCNN()
-        pyramid = _pyramid_supported() if self.pyramid is None else self.pyramid
+        pyramid = pyramid_supported() if self.pyramid is None else self.pyramid
         if pyramid:
             # the pyramid graph compiles P-Net itself, with its resizes
-            mtcnn._stages[0] = _PyramidPNet(mtcnn.stages[0])  # pylint: disable=protected-access
+            mtcnn._stages[0] = PyramidPNet(mtcnn.stages[0])
         if self.compiled:
             for stage in mtcnn.stages[1 if pyramid else 0 :]:
-                stage._model = _Compiled(stage._model)  # pylint: disable=protected-access
+                stage._model = _Compiled(stage._model)
         return mtcnn
 
     def _detect_group(self, images: list[np.ndarray]) -> list[list[FacialAreaRegion]]:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from deepface_batch.plugin import UpstreamPseudoPlugin
+from deepface_batch.plugin import UpstreamDetectorPlugin
 
 
-class OpenCvPlugin(UpstreamPseudoPlugin):
+class OpenCvPlugin(UpstreamDetectorPlugin):
     """opencv through upstream deepface's own detector, one image at a time."""
 
     name = "opencv"

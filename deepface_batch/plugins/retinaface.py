@@ -7,11 +7,16 @@ of a same-shape group as retina-face does (the same resize, so the same tensor s
 runs the stack in one forward pass, and hands each image's slice of the outputs to
 retina-face's own ``detect_faces`` in place of its network, so anchor decoding, the
 threshold, NMS and the mapping to facial areas are retina-face's and deepface's own code.
+The stand-in (``_Outputs``) relies on retina-face 0.0.19's ``detect_faces`` preprocessing
+once and calling ``_predict`` once on that tensor (retinaface/RetinaFace.py), and
+``regions_of`` restates deepface 0.0.103's ``RetinaFaceClient.detect_faces``
+(deepface/models/face_detection/RetinaFace.py).
 
-On a CPU a stack saves nothing (measured on 2 cores, onnx engine: 2.2-2.3 s per bordered
-640 x 480 frame at 1, 2, 4 and 8 images per pass, against 2.3 s for upstream's call, and
-5% slower end to end at 4 per pass), so on a CPU each image goes alone through upstream's
-own call; stacks are for GPUs, where one pass keeps the device busy.
+On a CPU a stack saves nothing: retina-face scales every image to about 1024 pixels on
+its short side, and a ResNet-50 at that size is arithmetic-bound, so a stack costs what
+its images cost alone, and measured slightly slower end to end. So on a CPU each image
+goes alone through upstream's own call; stacks are for GPUs, where one pass keeps the
+device busy. Measurements: benchmarks/results/2026-11-24-cpu-yolo-mtcnn-retinaface.md.
 """
 
 from __future__ import annotations
@@ -81,7 +86,7 @@ class RetinaFacePlugin(GroupedPlugin):
         """The network's nine outputs for an (N, H, W, 3) stack of preprocessed images."""
         from retinaface import RetinaFace as rf
 
-        return [np.asarray(output) for output in rf._predict(self.detector.model, tensors)]  # pylint: disable=protected-access
+        return [np.asarray(output) for output in rf._predict(self.detector.model, tensors)]
 
     def _detect_group(self, images: list[np.ndarray]) -> list[list[FacialAreaRegion]]:
         if len(images) == 1:  # nothing to stack: upstream's own call

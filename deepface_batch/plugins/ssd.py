@@ -3,18 +3,21 @@
 OpenCV's ResNet-10 SSD resizes every image to 300 x 300, so a batch of any shapes is one
 ``blobFromImages`` and one forward pass. The network is upstream's own (deepface's
 ``SsdClient`` loads it), and each image's detections go through upstream's arithmetic
-unchanged, so boxes and confidences are upstream's.
+unchanged, so boxes and confidences are upstream's (``forward`` and ``regions_of``
+restate deepface 0.0.103's ``SsdClient.detect_faces``,
+deepface/models/face_detection/Ssd.py).
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np
 from deepface.models.Detector import FacialAreaRegion
 
-from deepface_batch.plugin import BatchMode, Tolerance, UpstreamPseudoPlugin
+from deepface_batch.plugin import BatchMode, Tolerance, UpstreamDetectorPlugin
 
 SIZE = 300
 THRESHOLD = 0.90
@@ -39,7 +42,7 @@ def regions_of(faces: np.ndarray, shape: tuple[int, ...]) -> list[FacialAreaRegi
     return regions
 
 
-class SsdPlugin(UpstreamPseudoPlugin):
+class SsdPlugin(UpstreamDetectorPlugin):
     """ssd with one forward pass per batch, on upstream's network."""
 
     name = "ssd"

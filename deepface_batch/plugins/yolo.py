@@ -5,7 +5,9 @@ names the backend. A batch goes to ``YOLO.predict`` as a list, one call per grou
 same-shape images: ultralytics letterboxes a same-shape batch exactly as it letterboxes one
 image (minimal padding), while a mixed-shape batch would be padded to a square and give
 other boxes. Each result is mapped to facial areas as upstream maps it, eye keypoints
-(yolov8 face models) included, and upstream's ``YOLO_MIN_DETECTION_CONFIDENCE`` applies.
+(yolov8 face models) included, and upstream's ``YOLO_MIN_DETECTION_CONFIDENCE`` applies
+(``regions_of`` and ``predict``'s arguments restate deepface 0.0.103's
+``YoloDetectorClient.detect_faces``, deepface/models/face_detection/Yolo.py).
 
 Threads: importing ultralytics sets ``OMP_NUM_THREADS=1`` and turns OpenCV's threads off
 (``cv2.setNumThreads(0)``), and its first prediction sets torch to ``min(8, cores - 1)``
@@ -14,10 +16,11 @@ passes on a deliberate number of threads (``threads=``, ``DEEPFACE_BATCH_TORCH_T
 or every core the process may use) and afterwards puts both settings back as they were, so
 neither YOLO nor the rest of the process runs on fewer cores than it had.
 
-Pass size: on a CPU, passes of a few images are fastest (measured on 2 cores: 2 to 4
-images per pass run 10-20% faster per image than one, 16 slower again, as the activations
-outgrow the cache), so a group is split into passes of ``images_per_pass`` images (4 by
-default on a CPU); on CUDA a whole group goes in one pass. ``half=True`` (or
+Pass size: on a CPU, passes of a few images are fastest (a few images per pass measured
+faster per image than one, while large passes are slower again, as the activations
+outgrow the cache), so a group is split into passes of ``images_per_pass``
+images (4 by default on a CPU); on CUDA a whole group goes in one pass. Measurements:
+benchmarks/results/2026-11-24-cpu-yolo-mtcnn-retinaface.md. ``half=True`` (or
 ``DEEPFACE_BATCH_YOLO_HALF=1``) runs CUDA passes in half precision, with a tolerance of its
 own (not measured here: no GPU was lent).
 """
@@ -25,28 +28,16 @@ own (not measured here: no GPU was lent).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from deepface.models.Detector import FacialAreaRegion
 
+from deepface_batch import settings
 from deepface_batch.plugin import GroupedPlugin, Requirement, Tolerance
-
-#: deepface's YOLO detector_backend names.
-YOLO_BACKENDS = (
-    "yolov8n",
-    "yolov8m",
-    "yolov8l",
-    "yolov11n",
-    "yolov11s",
-    "yolov11m",
-    "yolov11l",
-    "yolov12n",
-    "yolov12s",
-    "yolov12m",
-    "yolov12l",
-)
+from deepface_batch.registry import YOLO_BACKENDS
 
 
 def usable_cores() -> int:
@@ -133,16 +124,12 @@ class YoloPlugin(GroupedPlugin):
         images_per_pass: int | None = None,
     ) -> None:
         super().__init__(images_per_pass)
-        self.half = (
-            os.environ.get("DEEPFACE_BATCH_YOLO_HALF", "") in {"1", "true", "yes"}
-            if half is None
-            else half
-        )
+        self.half = settings.flag(settings.YOLO_HALF, False) if half is None else half
         if self.half:
             # provisional, not measured: no GPU was lent to measure half precision on
             # (on a CPU ultralytics runs in full precision whatever ``half`` says)
             self.tolerance = Tolerance(box_px=2, landmark_px=2, confidence=0.02)
-        self.threads = threads or int(os.environ.get("DEEPFACE_BATCH_TORCH_THREADS", 0)) or usable_cores()
+        self.threads = threads or settings.integer(settings.TORCH_THREADS, 0) or usable_cores()
 
     def on_gpu(self) -> bool:
         import torch

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from deepface_batch.plugin import UpstreamPseudoPlugin
+from deepface_batch.plugin import UpstreamDetectorPlugin
 
 
-class YuNetPlugin(UpstreamPseudoPlugin):
+class YuNetPlugin(UpstreamDetectorPlugin):
     """yunet through upstream deepface's own detector, one image at a time."""
 
     name = "yunet"

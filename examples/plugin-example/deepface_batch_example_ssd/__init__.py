@@ -9,7 +9,8 @@ deepface-batch's contract suite and supplies only the plugin.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np

@@ -1,9 +1,9 @@
 """The example plugin passes deepface-batch's contract suite: fixtures only."""
 
 import pytest
+from deepface_batch_example_ssd import BatchedSsdPlugin
 
 from deepface_batch.testing import DetectorContract
-from deepface_batch_example_ssd import BatchedSsdPlugin
 
 
 class TestBatchedSsd(DetectorContract):

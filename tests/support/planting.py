@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
+
+from tests.support.paths import shared_weights_dir
 
 SEED = 0
 
@@ -189,8 +191,8 @@ def _plant_retinaface_keras(weights_dir: Path, samples: Sequence[np.ndarray]) ->
     """retina-face's Keras RetinaFace, seeded, calibrated, its face score shifted."""
     # retina-face's module sets TF_USE_LEGACY_KERAS=1 on import: it must run before
     # TensorFlow loads, or tf.keras is Keras 3, which cannot build retina-face's network
-    from retinaface import RetinaFace as _  # noqa: F401
     import tensorflow as tf
+    from retinaface import RetinaFace as _  # noqa: F401
     from retinaface.model import retinaface_model
 
     tf.keras.utils.set_random_seed(SEED)
@@ -200,7 +202,7 @@ def _plant_retinaface_keras(weights_dir: Path, samples: Sequence[np.ndarray]) ->
         model = retinaface_model.build_model()
     finally:
         retinaface_model.load_weights = original
-    norms = [l for l in model.layers if isinstance(l, tf.keras.layers.BatchNormalization)]
+    norms = [n for n in model.layers if isinstance(n, tf.keras.layers.BatchNormalization)]
     for layer in norms:
         layer.trainable = True
         layer.momentum = 0.0  # one training call sets the moving statistics to the batch's
@@ -224,7 +226,8 @@ def link_shared_weights(source: Path, weights_dir: Path) -> list[str]:
     """Link the real weight files of ``source`` (../shared/weights) into ``weights_dir``."""
     linked = []
     for entry in sorted(source.iterdir()):
-        if entry.is_file() and entry.suffix in {".onnx", ".prototxt", ".caffemodel", ".dat", ".xml", ".pt", ".pth", ".h5"}:
+        weight_suffixes = {".onnx", ".prototxt", ".caffemodel", ".dat", ".xml", ".pt", ".pth", ".h5"}
+        if entry.is_file() and entry.suffix in weight_suffixes:
             link = weights_dir / entry.name
             if not link.exists():
                 os.symlink(entry.resolve(), link)
@@ -233,20 +236,24 @@ def link_shared_weights(source: Path, weights_dir: Path) -> list[str]:
 
 
 # -- recognition models -------------------------------------------------------------------
-#: every recognition model deepface 0.0.103 offers
-RECOGNITION_MODELS = (
-    "VGG-Face",
-    "Facenet",
-    "Facenet512",
-    "OpenFace",
-    "DeepFace",
-    "DeepID",
-    "ArcFace",
-    "Dlib",
-    "SFace",
-    "GhostFaceNet",
-    "Buffalo_L",
-)
+#: how each recognition model deepface offers gets its weights here (the list of models
+#: itself is deepface's: ``deepface_batch.compat.get().RECOGNITION_MODELS``; a test checks
+#: that this table covers it): "built" (upstream's own network, seeded, saved under
+#: deepface's file name), "alternate" (SFace: opencv_zoo's int8 graph of the real network,
+#: from ../shared/weights/alternates), "real" (Dlib: real weights only), "none" (Buffalo_L)
+RECOGNITION_PLANTING: dict[str, str] = {
+    "VGG-Face": "built",
+    "Facenet": "built",
+    "Facenet512": "built",
+    "OpenFace": "built",
+    "DeepFace": "built",
+    "DeepID": "built",
+    "ArcFace": "built",
+    "Dlib": "real",
+    "SFace": "alternate",
+    "GhostFaceNet": "built",
+    "Buffalo_L": "none",
+}
 
 #: the alternate SFace graph in ../shared/weights/alternates: opencv_zoo's SFace with
 #: block-quantised int8 weights, the real architecture under another file name
@@ -284,10 +291,10 @@ class _Capture:
         self._undo.append((owner, name, getattr(owner, name)))
         setattr(owner, name, value)
 
-    def __enter__(self) -> "_Capture":
+    def __enter__(self) -> _Capture:
         from deepface.commons import weight_utils
 
-        def download(file_name, source_url, compress_type=None):  # noqa: ARG001
+        def download(file_name, source_url, compress_type=None):
             return str(self.weights_dir / file_name)
 
         self._set(weight_utils, "download_weights_if_necessary", download)
@@ -389,7 +396,7 @@ def _plant_onnx(model_name: str, weights_dir: Path, task: str) -> list[Path]:
     class _Asked(Exception):
         pass
 
-    def build_session(file_name, source_url):  # noqa: ARG001
+    def build_session(file_name, source_url):
         asked.append(file_name)
         raise _Asked
 
@@ -430,24 +437,21 @@ def plant_recognition(
     Raises:
         LookupError: for what cannot be planted here (the reason is the message).
     """
-    if model_name == "Dlib":
-        raise LookupError("Dlib's real weights come from ../shared/weights")
-    if model_name == "Buffalo_L":
+    # facial_attribute models (Emotion, Age, ...) are all built; so is a model not in the table
+    how = RECOGNITION_PLANTING.get(model_name, "built") if task == "facial_recognition" else "built"
+    if how == "real":
+        raise LookupError(f"{model_name}'s real weights come from ../shared/weights")
+    if how == "none":
         raise LookupError(
-            "Buffalo_L runs insightface's webface_r50.onnx; its architecture is not built here"
+            f"{model_name} runs insightface's webface_r50.onnx; its architecture is not built here"
         )
-    if model_name == "SFace":
+    if how == "alternate":
         return _plant_sface(weights_dir)
     if engine == "tensorflow":
         return _plant_keras(model_name, weights_dir, task)
     if engine == "pytorch":
         return _plant_torch(model_name, weights_dir, task)[1]
     return _plant_onnx(model_name, weights_dir, task)
-
-
-SHARED_ALTERNATES = Path(
-    os.environ.get("DEEPFACE_BATCH_WEIGHTS", Path(__file__).resolve().parents[2] / "shared" / "weights")
-) / "alternates"
 
 
 def _plant_sface(weights_dir: Path) -> list[Path]:
@@ -464,7 +468,7 @@ def _plant_sface(weights_dir: Path) -> list[Path]:
     target = weights_dir / SFACE_FILE
     if target.exists():
         return []
-    source = SHARED_ALTERNATES / SFACE_ALTERNATE
+    source = shared_weights_dir() / "alternates" / SFACE_ALTERNATE
     if not source.exists():
         raise LookupError(f"SFace: no {SFACE_FILE}, and no {source} to build it from")
     model = onnx.load(str(source))

@@ -1,9 +1,15 @@
-"""Test set-up: real weights where they exist, planted ones where not, and no network.
+"""The test environment: real weights where they exist, planted ones where not, no network.
+
+A pytest plugin, loaded by ``-p tests.support.environment`` in pyproject.toml's addopts,
+before any conftest and any test module (and so before deepface is imported), for every
+test pytest runs: ``tests`` and ``examples/plugin-example/tests`` alike. Test modules
+import its helpers: ``from tests.support.environment import WEIGHTS_DIR, require, ...``.
 
 ``DEEPFACE_HOME`` points at a fresh folder for the session whose ``.deepface/weights``
-links the real files of ``../shared/weights`` (or ``$DEEPFACE_BATCH_WEIGHTS``). RetinaFace
-and YOLO weights are planted there on demand (see planting.py). Any attempt to reach the
-network fails the test that made it: a test must never download anything.
+links the real files of ``../shared/weights`` (or ``$DEEPFACE_BATCH_WEIGHTS``; see
+``paths.shared_weights_dir``). RetinaFace and YOLO weights are planted there on demand
+(see planting.py). Any attempt to reach the network fails the test that made it: a test
+must never download anything.
 """
 
 from __future__ import annotations
@@ -12,13 +18,13 @@ import atexit
 import os
 import shutil
 import socket
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent
+from tests.support import planting
+from tests.support.paths import shared_weights_dir
 
 # -- environment, set before deepface is imported anywhere --------------------------------
 _HOME = Path(tempfile.mkdtemp(prefix="deepface-batch-home-"))
@@ -36,10 +42,7 @@ os.environ.setdefault("YOLO_OFFLINE", "true")  # ultralytics: no online checks
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("YOLO_CONFIG_DIR", str(_HOME / "ultralytics"))
 
-SHARED_WEIGHTS = Path(os.environ.get("DEEPFACE_BATCH_WEIGHTS", ROOT.parent / "shared" / "weights"))
-
-sys.path.insert(0, str(ROOT / "tests"))
-import planting  # noqa: E402  pylint: disable=wrong-import-position
+SHARED_WEIGHTS = shared_weights_dir()
 
 LINKED: list[str] = []
 if SHARED_WEIGHTS.is_dir():
@@ -92,7 +95,9 @@ socket.getaddrinfo = _getaddrinfo
 
 @pytest.fixture(autouse=True)
 def no_network():
-    """Fail, loudly, any test during which something tried to download."""
+    """Fail, loudly, any test during which something tried to download.
+
+    Here, not in tests/conftest.py: the plugin example's tests need it as well."""
     before = len(NETWORK_ATTEMPTS)
     yield
     attempts = NETWORK_ATTEMPTS[before:]
@@ -102,19 +107,7 @@ def no_network():
     )
 
 
-# -- shared fixtures ----------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def weights_dir() -> Path:
-    return WEIGHTS_DIR
-
-
-@pytest.fixture(scope="session")
-def engine() -> str:
-    from deepface.commons import backend_utils
-
-    return backend_utils.get_backend_engine()
-
-
+# -- helpers of the test modules ----------------------------------------------------------
 def require(name: str, reason: str) -> None:
     """Skip with ``reason``, unless the backend is required here, then fail."""
     if name in REQUIRED:
@@ -163,16 +156,3 @@ def recognition_model(model_name: str, task: str = "facial_recognition") -> None
     reason = _MODELS_READY[key]
     if reason is not None:
         require(model_name, reason)
-
-
-def pytest_terminal_summary(terminalreporter):
-    """Each distinct skip reason once, with its count: which backends did not run, and why."""
-    reasons: dict[str, int] = {}
-    for report in terminalreporter.stats.get("skipped", []):
-        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-        reason = reason.removeprefix("Skipped: ")
-        reasons[reason] = reasons.get(reason, 0) + 1
-    if reasons:
-        terminalreporter.section("skipped, by reason")
-        for reason, count in sorted(reasons.items()):
-            terminalreporter.line(f"{count:4d} x {reason}")

@@ -1,0 +1,91 @@
+"""What the benchmarks share: the weights they run on, planting, and the machine line.
+
+Each benchmark runs as a script (``python benchmarks/bench_x.py``), so this folder is on
+``sys.path`` and ``import _common`` finds this module. It is the one place that puts the
+repository root on ``sys.path``, for ``tests.support``: the benchmarks find and plant
+weights with the test suite's own code (``tests/support/paths.py``, ``planting.py``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.support import planting  # noqa: E402
+from tests.support.paths import shared_weights_dir  # noqa: E402
+
+
+def _fresh_home(prefix: str) -> Path:
+    """A new DEEPFACE_HOME, removed at exit; returns its weights folder."""
+    home = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    weights = home / ".deepface" / "weights"
+    weights.mkdir(parents=True)
+    os.environ["DEEPFACE_HOME"] = str(home)
+    return weights
+
+
+def weights_home() -> None:
+    """Point DEEPFACE_HOME at the real weights (``paths.shared_weights_dir``), if none is set."""
+    shared = shared_weights_dir()
+    if os.environ.get("DEEPFACE_HOME") or not shared.is_dir():
+        return
+    planting.link_shared_weights(shared, _fresh_home("deepface-batch-bench-"))
+
+
+def planting_home() -> Path:
+    """A fresh DEEPFACE_HOME that links the weights of the current one, to plant into (never
+    into the user's own); returns its weights folder."""
+    source = Path(os.environ["DEEPFACE_HOME"]) / ".deepface" / "weights"
+    weights = _fresh_home("deepface-batch-bench-planted-")
+    if source.is_dir():
+        planting.link_shared_weights(source, weights)
+    return weights
+
+
+def plant_recognition(models: list[str]) -> None:
+    """Plant the recognition models without real weights into a home that links the real ones."""
+    from deepface.commons import backend_utils
+
+    weights = planting_home()
+    engine = backend_utils.get_backend_engine()
+    for model in models:
+        try:
+            planting.plant_recognition(model, engine, weights)
+        except LookupError:
+            pass  # real weights (Dlib) or none to be had
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kb / 2**20:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    from importlib import metadata
+
+    import cv2
+
+    return (
+        f"{cpu}, {os.cpu_count()} cores{mem}; Python {platform.python_version()}, "
+        f"deepface {metadata.version('deepface')}, OpenCV {cv2.__version__}, "
+        f"engine {os.environ.get('DEEPFACE_BACKEND_ENGINE', 'default')}"
+    )

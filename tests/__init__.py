@@ -1,0 +1,1 @@
+"""deepface-batch's test suite: test modules here, what they share in ``tests.support``."""
