@@ -119,3 +119,30 @@ def regions_close(actual: list, expected: list, tolerance: Tolerance) -> list[st
             if diff > tolerance.landmark_px:
                 problems.append(f"region {n}: {key} differs by {diff} px (allowed {tolerance.landmark_px})")
     return problems
+
+
+def deviation(
+    actual: Sequence[Sequence[dict[str, Any]]], expected: Sequence[Sequence[dict[str, Any]]]
+) -> dict[str, float]:
+    """The largest differences between two runs' results, input by input.
+
+    Faces are matched in the canonical order of :func:`compare_faces`. Returns the largest
+    box, landmark and confidence difference over the matched faces, and ``inputs`` whose
+    face count differs (their faces are not matched).
+    """
+    worst = {"box_px": 0.0, "landmark_px": 0.0, "confidence": 0.0, "count_differs": 0.0}
+    for got, want in zip(actual, expected):
+        if isinstance(got, BaseException) or isinstance(want, BaseException):
+            worst["count_differs"] += float(type(got) is not type(want))
+            continue
+        if len(got) != len(want):
+            worst["count_differs"] += 1
+            continue
+        for a, b in zip(sorted(got, key=_box_key), sorted(want, key=_box_key)):
+            area_a, area_b = a["facial_area"], b["facial_area"]
+            worst["box_px"] = max(worst["box_px"], *(abs(area_a[k] - area_b[k]) for k in "xywh"))
+            for key in LANDMARKS:
+                if key in area_b and key in area_a:
+                    worst["landmark_px"] = max(worst["landmark_px"], _distance(area_a[key], area_b[key]))
+            worst["confidence"] = max(worst["confidence"], abs(a["confidence"] - b["confidence"]))
+    return worst

@@ -1,0 +1,387 @@
+"""Whole jobs: image files and folders, or videos, to records, with progress and a summary.
+
+This is the ``deepface-batch`` command without its argument parsing, for programs that
+want the same job::
+
+    from deepface_batch import jobs, records
+    with records.open_writer("faces.jsonl") as out:
+        summary = jobs.run_images(["photos/"], out, jobs.Options(detector="ssd"))
+    print(summary.line())
+
+Every input gives records (a face each, or one saying ``no_face`` or ``error``), failures
+are also reported on stderr by name and index, records are written batch by batch, and
+``resume`` skips inputs (and video frames) an earlier run already wrote. Ctrl-C writes
+what is finished and closes the file before the ``KeyboardInterrupt`` goes on.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from deepface_batch import records as rec
+
+#: extensions a folder walk takes as images (a file named on its own is always tried)
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
+
+
+@dataclass(frozen=True)
+class Options:
+    """What to run on every input: upstream's arguments, and ours."""
+
+    detector: str = "opencv"
+    batch_size: int = 32
+    align: bool = True
+    expand_percentage: int = 0
+    max_faces: int | None = None
+    enforce_detection: bool = False
+    min_confidence: float = 0.0
+    model: str | None = None  #: a recognition model: represent instead of extract
+    normalization: str = "base"
+    strict: bool = False  #: stop at the first failed input
+    crops: Path | None = None  #: write each aligned face here as PNG
+    quiet: bool = False  #: no progress bar and no per-input messages
+
+
+@dataclass
+class Summary:
+    """Counts and time of a run."""
+
+    inputs: int = 0
+    faces: int = 0
+    no_face: int = 0
+    failures: int = 0
+    skipped: int = 0  #: already in the output (resume)
+    seconds: float = 0.0
+    unit: str = "images"
+    interrupted: bool = False
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def per_second(self) -> float:
+        return self.inputs / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self) -> str:
+        """One line for the end of a run."""
+        text = f"{self.inputs} {self.unit}, {self.faces} faces, {self.no_face} without a face, {self.failures} failed"
+        if self.skipped:
+            text += f", {self.skipped} skipped (already written)"
+        text += f"; {self.seconds:.1f} s, {self.per_second:.1f} {self.unit}/s"
+        return text + (" (interrupted)" if self.interrupted else "")
+
+
+# --- inputs ------------------------------------------------------------------------------
+
+
+def expand_paths(arguments: Sequence[str]) -> list[str]:
+    """Image files, folders (recursively, image extensions only, sorted) and globs.
+
+    A named file is kept whatever its extension (a non-image file becomes a failed
+    record, not a silent skip); an argument that names nothing is kept too, so that it
+    is reported as a failed input.
+    """
+    out: list[str] = []
+    for argument in arguments:
+        path = Path(argument)
+        if path.is_dir():
+            out += sorted(str(p) for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        elif path.exists():
+            out.append(argument)
+        elif glob.has_magic(argument):
+            matches = sorted(glob.glob(argument, recursive=True))
+            out += [m for m in matches if Path(m).is_file()] or [argument]
+        else:
+            out.append(argument)
+    return out
+
+
+class _MissingFile(OSError):
+    pass
+
+
+def _loadable(path: str) -> Any:
+    """What the engine loads for a path: the path itself, or an empty file's error."""
+    try:
+        if os.path.getsize(path) == 0:
+            return _Failed(OSError(f"{path!r} is an empty file"))
+    except OSError:
+        pass  # upstream's loader names a missing file itself
+    return path
+
+
+class _Failed:
+    """An input known to have failed before it reaches the engine."""
+
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
+# --- the engine, as a job ----------------------------------------------------------------
+
+
+def _engine(images: Iterable[Any], options: Options) -> Iterator[Any]:
+    from deepface_batch import api, representation
+
+    if options.model:
+        return representation.iter_represent(
+            images,
+            model_name=options.model,
+            detector_backend=options.detector,
+            enforce_detection=options.enforce_detection,
+            align=options.align,
+            expand_percentage=options.expand_percentage,
+            normalization=options.normalization,
+            max_faces=options.max_faces,
+            return_face=options.crops is not None,
+            batch_size=options.batch_size,
+            errors="return",
+        )
+    return api.iter_extract_faces(
+        images,
+        detector_backend=options.detector,
+        enforce_detection=options.enforce_detection,
+        align=options.align,
+        expand_percentage=options.expand_percentage,
+        max_faces=options.max_faces,
+        batch_size=options.batch_size,
+        errors="return",
+    )
+
+
+def check(options: Options) -> None:
+    """Refuse, before any input is read, a detector or model that cannot run here."""
+    from deepface_batch import api, embedding, registry
+
+    registry.get_detector(options.detector)
+    api.batch_size_or_default(options.batch_size)
+    if options.model:
+        embedding.get_embedder(options.model)
+
+
+@dataclass
+class _Item:
+    """One input on its way: its name, frame, what the engine gets, and (video) the image."""
+
+    source: str
+    frame: int | None = None
+    timestamp: float | None = None
+    payload: Any = None
+    image: np.ndarray | None = None
+
+
+def _results(items: Iterator[_Item], options: Options) -> Iterator[tuple[_Item, Any]]:
+    """Each item with its result, in order; items that failed before the engine keep
+    their place without reaching it."""
+    from deepface_batch.errors import InputSourceError
+
+    pending: deque[_Item] = deque()
+    last: list[str] = ["<input>"]
+
+    def feed() -> Iterator[Any]:
+        for item in items:
+            pending.append(item)
+            last[0] = item.source
+            if not isinstance(item.payload, _Failed):
+                yield item.payload
+
+    def ready() -> Iterator[tuple[_Item, Any]]:
+        while pending and isinstance(pending[0].payload, _Failed):
+            item = pending.popleft()
+            yield item, item.payload.error
+
+    for result in _engine(feed(), options):
+        yield from ready()
+        if isinstance(result, InputSourceError):  # the input itself failed: the run ends
+            yield _Item(last[0]), result.error
+            continue
+        item = pending.popleft()
+        yield item, result
+    yield from ready()
+
+
+def _crop_name(item: _Item, number: int, face: int) -> str:
+    stem = Path(item.source).stem or "input"
+    frame = f"-f{item.frame:07d}" if item.frame is not None else ""
+    return f"{number:06d}-{stem}{frame}-face{face}.png"
+
+
+def _write_crops(folder: Path, item: _Item, number: int, result: Any) -> None:
+    import cv2
+
+    if isinstance(result, BaseException):
+        return
+    kept = 0
+    for face in result:
+        confidence = face.get("confidence", face.get("face_confidence"))
+        if confidence is not None and confidence <= 0:
+            continue
+        image = np.asarray(face["face"])
+        if image.dtype != np.uint8:
+            image = np.clip(image * 255.0 if image.max() <= 1.0 else image, 0, 255).astype(np.uint8)
+        if image.ndim == 3 and image.shape[2] == 3:
+            image = image[:, :, ::-1]  # upstream's faces are RGB
+        cv2.imwrite(str(folder / _crop_name(item, number, kept)), image)
+        kept += 1
+
+
+def _run(
+    items: Iterator[_Item],
+    writer: rec.Writer,
+    options: Options,
+    summary: Summary,
+    total: int | None,
+    on_result: Callable[[_Item, list[dict[str, Any]]], None] | None = None,
+    stderr: TextIO | None = None,
+) -> Summary:
+    """Drive the engine over ``items`` and write the records, batch by batch."""
+    err = stderr or sys.stderr
+    bar = None
+    if not options.quiet:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(
+            total=total,
+            unit=summary.unit[:-1] if summary.unit.endswith("s") else summary.unit,
+            desc=options.model or options.detector,
+            file=err,
+            dynamic_ncols=True,
+        )
+    if options.crops is not None:
+        options.crops.mkdir(parents=True, exist_ok=True)
+    buffer: list[dict[str, Any]] = []
+    start = time.perf_counter()
+    try:
+        for item, result in _results(items, options):
+            number = summary.inputs
+            summary.inputs += 1
+            found = rec.from_result(result, item.source, item.frame, item.timestamp, options.min_confidence)
+            buffer += found
+            if isinstance(result, BaseException):
+                summary.failures += 1
+                where = item.source if item.frame is None else f"{item.source} frame {item.frame}"
+                summary.failed.append(where)
+                if not options.quiet or options.strict:
+                    message = f"deepface-batch: input {number} ({where}) failed: {type(result).__name__}: {result}"
+                    (bar.write(message, file=err) if bar is not None else print(message, file=err))
+            elif found[0]["status"] == rec.NO_FACE:
+                summary.no_face += 1
+            else:
+                summary.faces += len(found)
+            if options.crops is not None:
+                _write_crops(options.crops, item, number, result)
+            if on_result is not None:
+                on_result(item, found)
+            if bar is not None:
+                bar.update(1)
+            if len(buffer) >= options.batch_size or (options.strict and summary.failures):
+                writer.write(buffer)
+                buffer = []
+            if options.strict and summary.failures:
+                break
+    except KeyboardInterrupt:
+        summary.interrupted = True
+        raise
+    finally:
+        writer.write(buffer)  # what is finished is kept, also on Ctrl-C
+        summary.seconds = time.perf_counter() - start
+        if bar is not None:
+            bar.close()
+    return summary
+
+
+def run_images(
+    paths: Sequence[str],
+    writer: rec.Writer,
+    options: Options,
+    resume: set[tuple[str, int | None]] | None = None,
+    stderr: TextIO | None = None,
+) -> Summary:
+    """Every image of ``paths`` (files, folders, globs) through the engine into ``writer``."""
+    check(options)
+    files = expand_paths(paths)
+    done = resume or set()
+    todo = [path for path in files if (path, None) not in done]
+    summary = Summary(skipped=len(files) - len(todo))
+    items = (_Item(path, payload=_loadable(path)) for path in todo)
+    return _run(items, writer, options, summary, len(todo), stderr=stderr)
+
+
+def run_video(
+    sources: Sequence[str],
+    writer: rec.Writer,
+    options: Options,
+    every: int = 1,
+    start: float | None = None,
+    end: float | None = None,
+    annotate: str | Path | None = None,
+    sheet: str | Path | None = None,
+    resume: set[tuple[str, int | None]] | None = None,
+    stderr: TextIO | None = None,
+) -> Summary:
+    """Every frame (or every ``every``-th) of each video through the engine into ``writer``.
+
+    ``annotate`` writes the frames with their boxes drawn as an MP4 (the frames this run
+    detects; with several sources, one after the other); ``sheet`` writes a contact sheet
+    of up to 16 sampled annotated frames.
+    """
+    from deepface_batch import video
+
+    check(options)
+    done = resume or set()
+    infos = {}
+    for source in sources:
+        infos[source] = video.describe(video.source_of(source))  # OSError names a bad one
+    total = 0
+    for info in infos.values():
+        if info["frames"] is None:
+            total = None
+            break
+        total += -(-info["frames"] // every)
+    first_fps = next(iter(infos.values()))["fps"] if infos else None
+    annotated = video.AnnotatedVideo(annotate, (first_fps or 25.0) / every) if annotate else None
+    stride = max(1, (total or 16) // 16)
+    contact = video.ContactSheet(sheet, stride=stride) if sheet else None
+
+    def items() -> Iterator[_Item]:
+        for source in sources:
+            skip = {frame for name, frame in done if name == source and frame is not None}
+            for frame in video.iter_frames(
+                video.source_of(source),
+                every=every,
+                start=start,
+                end=end,
+                skip=skip,
+                queue_size=2 * options.batch_size,
+            ):
+                if isinstance(frame.image, np.ndarray):
+                    yield _Item(source, frame.index, frame.timestamp, frame.image, frame.image)
+                else:  # undecodable: its error is its result
+                    yield _Item(source, frame.index, frame.timestamp, _Failed(frame.image.error))
+
+    def draw(item: _Item, found: list[dict[str, Any]]) -> None:
+        if item.image is None or (annotated is None and contact is None):
+            return
+        stamp = f"frame {item.frame}" + (f"  {item.timestamp:.2f} s" if item.timestamp is not None else "")
+        image = video.annotate(item.image, found, stamp)
+        if annotated is not None:
+            annotated.write(image)
+        if contact is not None:
+            contact.offer(image)
+
+    summary = Summary(unit="frames")
+    try:
+        return _run(items(), writer, options, summary, total, on_result=draw, stderr=stderr)
+    finally:
+        if annotated is not None:
+            annotated.close()
+        if contact is not None:
+            contact.close()

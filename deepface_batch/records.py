@@ -1,0 +1,349 @@
+"""One flat record per face, and the files they go to: JSONL, CSV and Parquet.
+
+The records are what the ``deepface-batch`` command writes and what a user's own loop can
+write with the same code::
+
+    from deepface_batch import records
+    with records.open_writer("faces.jsonl") as out:
+        for path, faces in zip(paths, deepface_batch.iter_extract_faces(paths, errors="return")):
+            out.write(records.from_result(faces, source=path))
+
+An input without a face, or one that failed, is one record saying so (``status``
+``"no_face"`` or ``"error"``, with the error's message): nothing is dropped. Every writer
+flushes what it was given at each :meth:`Writer.write`, so a run stopped by Ctrl-C or a
+crash leaves a file that holds every batch written before it (:func:`done_keys` reads it
+back for ``--resume``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+
+#: every record's fields, in the order files hold them (``embedding`` only for represent)
+FIELDS = (
+    "source",
+    "frame",
+    "timestamp",
+    "face",
+    "status",
+    "x",
+    "y",
+    "w",
+    "h",
+    *LANDMARKS,
+    "confidence",
+    "error",
+)
+
+FACE, NO_FACE, ERROR = "face", "no_face", "error"
+
+
+def _point(value: Any) -> list[int] | None:
+    return None if value is None else [int(v) for v in value]
+
+
+def _base(source: str, frame: int | None, timestamp: float | None) -> dict[str, Any]:
+    record: dict[str, Any] = dict.fromkeys(FIELDS)
+    record.update(source=source, frame=frame, timestamp=timestamp)
+    return record
+
+
+def from_result(
+    result: list[dict[str, Any]] | BaseException,
+    source: str,
+    frame: int | None = None,
+    timestamp: float | None = None,
+    min_confidence: float = 0.0,
+) -> list[dict[str, Any]]:
+    """The records of one input's ``extract_faces`` or ``represent`` result.
+
+    Args:
+        result: the list of face dicts (either function's) or the exception it gave.
+        source: the input's name (a path, a video's path).
+        frame, timestamp: the frame's index and time in seconds, for a video frame.
+        min_confidence: faces below it are left out; an input left without any is one
+            ``no_face`` record.
+
+    Returns:
+        One record per face, or one record with ``status`` ``"no_face"`` or ``"error"``.
+    """
+    if isinstance(result, BaseException):
+        record = _base(source, frame, timestamp)
+        record.update(status=ERROR, error=f"{type(result).__name__}: {result}")
+        return [record]
+    out = []
+    for face in result:
+        area = face.get("facial_area") or {}
+        confidence = face.get("confidence", face.get("face_confidence"))
+        # upstream's whole-image stand-in for an image without a face: confidence 0
+        if confidence is not None and (confidence <= 0 or confidence < min_confidence):
+            continue
+        record = _base(source, frame, timestamp)
+        record.update(
+            face=len(out),
+            status=FACE,
+            x=int(area["x"]),
+            y=int(area["y"]),
+            w=int(area["w"]),
+            h=int(area["h"]),
+            confidence=None if confidence is None else float(confidence),
+            **{key: _point(area.get(key)) for key in LANDMARKS},
+        )
+        if "embedding" in face:
+            record["embedding"] = [float(v) for v in face["embedding"]]
+        out.append(record)
+    if not out:
+        record = _base(source, frame, timestamp)
+        record["status"] = NO_FACE
+        out.append(record)
+    return out
+
+
+def key(record: dict[str, Any]) -> tuple[str, int | None]:
+    """What ``--resume`` counts as done: the source, and the frame for a video."""
+    frame = record.get("frame")
+    if frame is not None and not (isinstance(frame, float) and math.isnan(frame)):
+        frame = int(frame)
+    else:
+        frame = None
+    return str(record["source"]), frame
+
+
+# --- writers -----------------------------------------------------------------------------
+
+
+class Writer:
+    """Records to a file, flushed at every :meth:`write`; a context manager."""
+
+    def __init__(self, path: str | os.PathLike[str] | None, append: bool = False):
+        self.path = None if path is None else Path(path)
+        self.append = append
+        self.count = 0
+
+    def write(self, records: Iterable[dict[str, Any]]) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Finish the file."""
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+class JsonlWriter(Writer):
+    """One JSON object per line; to stdout when ``path`` is ``None``."""
+
+    def __init__(self, path: str | os.PathLike[str] | None, append: bool = False, stream: IO[str] | None = None):
+        super().__init__(path, append)
+        if self.path is None:
+            import sys
+
+            self._file: IO[str] = stream or sys.stdout
+            self._own = False
+        else:
+            self._file = open(self.path, "a" if append else "w", encoding="utf-8")
+            self._own = True
+
+    def write(self, records: Iterable[dict[str, Any]]) -> None:
+        for record in records:
+            self._file.write(json.dumps(record, default=_json_default) + "\n")
+            self.count += 1
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._own and not self._file.closed:
+            self._file.close()
+
+
+class CsvWriter(Writer):
+    """Comma-separated values: landmarks and embeddings as JSON lists in their cells."""
+
+    def __init__(self, path: str | os.PathLike[str], append: bool = False, embedding: bool = False):
+        super().__init__(path, append)
+        self.fields = list(FIELDS) + (["embedding"] if embedding else [])
+        new = not (append and self.path.exists() and self.path.stat().st_size > 0)
+        self._file = open(self.path, "a" if append else "w", encoding="utf-8", newline="")
+        self._csv = csv.DictWriter(self._file, fieldnames=self.fields, extrasaction="ignore")
+        if new:
+            self._csv.writeheader()
+
+    def write(self, records: Iterable[dict[str, Any]]) -> None:
+        for record in records:
+            row = {k: json.dumps(v) if isinstance(v, list) else ("" if v is None else v) for k, v in record.items()}
+            self._csv.writerow(row)
+            self.count += 1
+        self._file.flush()
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+
+
+def parquet_schema(embedding_size: int | None = None) -> Any:
+    """The Parquet schema of the records; the embedding a fixed-size float32 list."""
+    import pyarrow as pa
+
+    point = pa.list_(pa.int32(), 2)
+    fields = [
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("frame", pa.int64()),
+        pa.field("timestamp", pa.float64()),
+        pa.field("face", pa.int32()),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("x", pa.int32()),
+        pa.field("y", pa.int32()),
+        pa.field("w", pa.int32()),
+        pa.field("h", pa.int32()),
+        *(pa.field(name, point) for name in LANDMARKS),
+        pa.field("confidence", pa.float64()),
+        pa.field("error", pa.string()),
+    ]
+    if embedding_size is not None:
+        fields.append(pa.field("embedding", pa.list_(pa.float32(), embedding_size)))
+    return pa.schema(fields)
+
+
+class ParquetWriter(Writer):
+    """Parquet (``pip install 'deepface-batch[parquet]'``): one row group per write.
+
+    A Parquet file is readable only once its footer is written, so the file is written
+    as ``PATH.partial`` and renamed when it is closed (Ctrl-C closes it too); with
+    ``append``, the rows of the existing file are copied into the new one first. With
+    ``embedding``, rows wait until the first embedding gives the column's size.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], append: bool = False, embedding: bool = False):
+        super().__init__(path, append)
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError as err:
+            raise ImportError("writing Parquet needs pyarrow: pip install 'deepface-batch[parquet]'") from err
+        self.embedding = embedding
+        self._partial = self.path.with_name(self.path.name + ".partial")
+        self._writer: Any = None
+        self._previous: Any = None
+        self._pending: list[dict[str, Any]] = []
+        if append and self.path.exists():
+            import pyarrow.parquet as pq
+
+            self._previous = pq.read_table(self.path)
+
+    def _open(self, embedding_size: int | None) -> None:
+        import pyarrow.parquet as pq
+
+        schema = parquet_schema(embedding_size) if self._previous is None else self._previous.schema
+        self._writer = pq.ParquetWriter(self._partial, schema)
+        if self._previous is not None:
+            self._writer.write_table(self._previous)
+            self._previous = None
+
+    def _write_rows(self, rows: list[dict[str, Any]]) -> None:
+        import pyarrow as pa
+
+        schema = self._writer.schema
+        columns = {name: [r.get(name) for r in rows] for name in schema.names}
+        self._writer.write_table(pa.table(columns, schema=schema))
+
+    def write(self, records: Iterable[dict[str, Any]]) -> None:
+        rows = list(records)
+        self.count += len(rows)
+        if self._writer is None:
+            sizes = [len(r["embedding"]) for r in rows if r.get("embedding") is not None]
+            if self.embedding and not sizes and self._previous is None:
+                self._pending += rows
+                return
+            self._open(sizes[0] if sizes else None)
+            rows, self._pending = self._pending + rows, []
+        if rows:
+            self._write_rows(rows)
+
+    def close(self) -> None:
+        if self._writer is None:
+            self._open(None)
+            if self._pending:
+                self._write_rows(self._pending)
+                self._pending = []
+        self._writer.close()
+        os.replace(self._partial, self.path)
+
+
+def format_of(path: str | os.PathLike[str] | None) -> str:
+    """``"jsonl"``, ``"csv"`` or ``"parquet"``, from the file's extension (stdout: jsonl)."""
+    if path is None or str(path) == "-":
+        return "jsonl"
+    suffix = Path(path).suffix.lower()
+    formats = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+    if suffix not in formats:
+        raise ValueError(f"cannot tell the output format from {str(path)!r}: name it .jsonl, .csv or .parquet")
+    return formats[suffix]
+
+
+def open_writer(path: str | os.PathLike[str] | None, append: bool = False, embedding: bool = False) -> Writer:
+    """A writer for ``path``'s format; ``None`` or ``"-"``: JSONL to stdout."""
+    kind = format_of(path)
+    if kind == "jsonl":
+        return JsonlWriter(None if path is None or str(path) == "-" else path, append)
+    if kind == "csv":
+        return CsvWriter(path, append, embedding)
+    return ParquetWriter(path, append, embedding)
+
+
+# --- reading back, for --resume ----------------------------------------------------------
+
+
+def read(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
+    """The records in a file this module wrote (a cut-off last JSONL line is skipped)."""
+    kind = format_of(path)
+    if kind == "jsonl":
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # the line a crash cut short; the input is read again
+    elif kind == "csv":
+        with open(path, encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle):
+                yield {k: (None if v == "" else v) for k, v in row.items()}
+    else:
+        import pyarrow.parquet as pq
+
+        yield from pq.read_table(path).to_pylist()
+
+
+def done_keys(path: str | os.PathLike[str]) -> set[tuple[str, int | None]]:
+    """The inputs (and video frames) a file already holds records for."""
+    if not Path(path).exists():
+        return set()
+    return {key(record) for record in read(path)}
+
+
+def repair(path: str | os.PathLike[str]) -> None:
+    """Cut a JSONL or CSV file back to its last complete line (a crash can leave half of
+    one)."""
+    if format_of(path) == "parquet" or not Path(path).exists():
+        return
+    with open(path, "rb+") as handle:
+        data = handle.read()
+        end = data.rfind(b"\n") + 1
+        if end != len(data):
+            handle.truncate(end)
