@@ -21,6 +21,7 @@ import csv
 import json
 import math
 import os
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -46,6 +47,8 @@ FIELDS = (
 )
 
 FACE, NO_FACE, ERROR = "face", "no_face", "error"
+
+_ITEM = re.compile(r"^item \d+: ")
 
 
 def _point(value: Any) -> list[int] | None:
@@ -79,7 +82,9 @@ def from_result(
     """
     if isinstance(result, BaseException):
         record = _base(source, frame, timestamp)
-        record.update(status=ERROR, error=f"{type(result).__name__}: {result}")
+        # the engine's "item N: " counts what it was given; here the source names the input
+        message = _ITEM.sub("", str(result), count=1)
+        record.update(status=ERROR, error=f"{type(result).__name__}: {message}")
         return [record]
     out = []
     for face in result:
