@@ -49,9 +49,62 @@ def _options(args: argparse.Namespace):
     )
 
 
+def _run_ray(args: argparse.Namespace) -> int:
+    """``extract`` / ``represent`` on Ray Data: a folder of Parquet files at ``-o``."""
+    if not args.output or args.output == "-":
+        return _error("--ray writes Parquet: give -o FOLDER")
+    try:
+        import ray
+
+        from deepface_batch import jobs
+        from deepface_batch import ray as dfr
+    except ImportError as err:
+        return _error(f"--ray needs Ray Data: pip install 'deepface-batch[ray]' ({err})")
+    start = time.perf_counter()
+    ray.init(
+        address=None if args.ray == "local" else args.ray,
+        ignore_reinit_error=True,
+        include_dashboard=False,
+        log_to_driver=not args.quiet,
+    )
+    try:
+        paths = jobs.expand_paths(args.paths)
+        faces = dfr.faces_dataset(
+            paths,
+            model_name=getattr(args, "model", None),
+            batch_size=args.batch_size,
+            concurrency=args.ray_actors,
+            num_gpus=args.ray_gpus,
+            detector_backend=args.detector,
+            enforce_detection=args.enforce_detection,
+            align=args.align,
+            expand_percentage=args.expand_percentage,
+            max_faces=args.max_faces,
+            min_confidence=args.min_confidence,
+            channels="bgr",
+        )
+        faces.write_parquet(args.output)
+    finally:
+        ray.shutdown()
+    if not args.quiet:
+        from deepface_batch import records
+
+        rows = list(records.read_parquet_folder(args.output))
+        failed = sum(r["status"] == records.ERROR for r in rows)
+        print(
+            f"deepface-batch: {len(paths)} inputs on Ray Data, {len(rows)} rows ({failed} failed) "
+            f"in {args.output}; {time.perf_counter() - start:.1f} s",
+            file=sys.stderr,
+        )
+    return OK
+
+
 def _run_job(args: argparse.Namespace) -> int:
     from deepface_batch import jobs, records
     from deepface_batch.errors import DeepfaceBatchError
+
+    if getattr(args, "ray", None):
+        return _run_ray(args)
 
     output = None if args.output in (None, "-") else args.output
     try:
@@ -133,6 +186,16 @@ def _add_job_arguments(parser: argparse.ArgumentParser, video: bool = False) -> 
     )
     parser.add_argument("--strict", action="store_true", help="stop at the first failed input")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar, messages or summary")
+    if not video:
+        parser.add_argument(
+            "--ray",
+            nargs="?",
+            const="local",
+            metavar="ADDRESS",
+            help="run on Ray Data (a local cluster without ADDRESS); -o is then a folder of Parquet files",
+        )
+        parser.add_argument("--ray-actors", type=int, default=1, help="actors with --ray (default: 1)")
+        parser.add_argument("--ray-gpus", type=float, default=0, help="GPUs per actor with --ray (default: 0)")
     if video:
         parser.add_argument("--model", help="a recognition model: embeddings in the records too")
         parser.add_argument("--every", type=int, default=1, metavar="N", help="every N-th frame (default: 1)")

@@ -335,6 +335,14 @@ def read(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
         yield from pq.read_table(path).to_pylist()
 
 
+def read_parquet_folder(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
+    """The records of a folder of Parquet files (what Ray Data's ``write_parquet`` makes)."""
+    import pyarrow.parquet as pq
+
+    for part in sorted(Path(path).glob("*.parquet")):
+        yield from pq.read_table(part).to_pylist()
+
+
 def done_keys(path: str | os.PathLike[str]) -> set[tuple[str, int | None]]:
     """The inputs (and video frames) a file already holds records for."""
     if not Path(path).exists():

@@ -1,0 +1,239 @@
+"""Ray Data: the same batched detection and embedding over a cluster, one row per face.
+
+``pip install 'deepface-batch[ray]'``. Ray Data does the scheduling, the queues and the
+workers; this module gives it callable classes for ``Dataset.map_batches``, which load
+their plugin (and recognition model) once per actor and run the package's own batched
+engine on each batch, and a helper that wires a folder, a list of paths or a Parquet of
+paths to a Dataset of faces::
+
+    import deepface_batch.ray as dfr
+    faces = dfr.faces_dataset("photos/", detector_backend="centerface", model_name="Facenet",
+                              concurrency=2)
+    faces.write_parquet("faces/")
+
+Rows are :mod:`deepface_batch.records` records (``source`` is the input's path): one per
+face, or one with ``status`` ``"no_face"`` or ``"error"`` (and the error's message) for
+an input without a face or one that failed. Nothing is dropped, and the rows equal the
+local ``deepface_batch.extract_faces`` / ``represent`` results on the same inputs.
+
+Input batches may carry an ``image`` column (arrays, RGB as ``ray.data.read_images``
+gives them; ``channels="bgr"`` for arrays already BGR), a ``bytes`` column (encoded files,
+as ``ray.data.read_binary_files(..., include_paths=True)`` gives them: decoded per row,
+so a corrupt file is that row's error) or only a ``path`` column (loaded on the worker by
+upstream's loader: paths every worker can read).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepface_batch import records
+
+#: image extensions read from a folder (as the command's folder walk)
+EXTENSIONS = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
+
+
+class _Undecodable:
+    def __init__(self, error: Exception):
+        self.error = error
+
+
+def _decode(data: Any) -> Any:
+    import cv2
+
+    try:
+        array = np.frombuffer(bytes(data), np.uint8)
+        image = cv2.imdecode(array, cv2.IMREAD_COLOR) if array.size else None
+    except Exception as err:
+        return _Undecodable(err)
+    if image is None:
+        return _Undecodable(ValueError("the file could not be decoded as an image"))
+    return image
+
+
+class DetectFaces:
+    """``Dataset.map_batches`` callable: faces found in each row's image.
+
+    Args:
+        detector_backend, enforce_detection, align, expand_percentage, max_faces: as for
+            :func:`deepface_batch.extract_faces`.
+        batch_size: images per detector call inside the actor (default: the Ray batch).
+        channels: ``"rgb"`` (``read_images``' arrays) or ``"bgr"`` for an ``image``
+            column.
+        min_confidence: faces below it are left out (an input left without any gives a
+            ``no_face`` row).
+    """
+
+    model_name: str | None = None
+
+    def __init__(
+        self,
+        detector_backend: str = "opencv",
+        enforce_detection: bool = False,
+        align: bool = True,
+        expand_percentage: int = 0,
+        max_faces: int | None = None,
+        batch_size: int | None = None,
+        channels: str = "rgb",
+        min_confidence: float = 0.0,
+    ) -> None:
+        from deepface_batch import registry
+
+        if channels not in ("rgb", "bgr"):
+            raise ValueError(f"channels must be 'rgb' or 'bgr', got {channels!r}")
+        self.kwargs = {
+            "detector_backend": detector_backend,
+            "enforce_detection": enforce_detection,
+            "align": align,
+            "expand_percentage": expand_percentage,
+            "max_faces": max_faces,
+        }
+        self.batch_size = batch_size
+        self.channels = channels
+        self.min_confidence = min_confidence
+        plugin = registry.get_detector(detector_backend)  # once per actor
+        plugin.prepare()
+
+    def _inputs(self, batch: dict[str, Any]) -> tuple[list[str], list[Any]]:
+        if "image" in batch:
+            images = [np.asarray(image) for image in batch["image"]]
+            if self.channels == "rgb":
+                images = [np.ascontiguousarray(image[:, :, ::-1]) if image.ndim == 3 else image for image in images]
+            items: list[Any] = images
+        elif "bytes" in batch:
+            items = [_decode(data) for data in batch["bytes"]]
+        elif "path" in batch:
+            items = [str(path) for path in batch["path"]]
+        else:
+            raise KeyError(f"a batch needs an 'image', 'bytes' or 'path' column; it has {sorted(batch)}")
+        count = len(items)
+        paths = [str(p) for p in batch["path"]] if "path" in batch else [f"row {n}" for n in range(count)]
+        return paths, items
+
+    def _results(self, items: list[Any]) -> list[Any]:
+        good = [n for n, item in enumerate(items) if not isinstance(item, _Undecodable)]
+        out: list[Any] = [item.error if isinstance(item, _Undecodable) else None for item in items]
+        if good:
+            found = self._run([items[n] for n in good])
+            for n, result in zip(good, found):
+                out[n] = result
+        return out
+
+    def _run(self, images: list[Any]) -> list[Any]:
+        import deepface_batch
+
+        return deepface_batch.extract_faces(
+            images, batch_size=self.batch_size or max(1, len(images)), errors="return", **self.kwargs
+        )
+
+    def __call__(self, batch: dict[str, Any]) -> Any:
+        import pyarrow as pa
+
+        paths, items = self._inputs(batch)
+        rows: list[dict[str, Any]] = []
+        for path, result in zip(paths, self._results(items)):
+            rows += records.from_result(result, path, min_confidence=self.min_confidence)
+        schema = records.parquet_schema(self.embedding_size())
+        return pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in rows], schema=schema)
+
+    def embedding_size(self) -> int | None:
+        return None
+
+
+class EmbedFaces(DetectFaces):
+    """``Dataset.map_batches`` callable: faces and their embeddings (``represent``).
+
+    Args:
+        model_name, normalization, l2_normalize: as for :func:`deepface_batch.represent`;
+            the others as for :class:`DetectFaces`.
+    """
+
+    def __init__(
+        self,
+        model_name: str = "VGG-Face",
+        normalization: str = "base",
+        l2_normalize: bool = False,
+        **options: Any,
+    ) -> None:
+        from deepface_batch import embedding
+
+        super().__init__(**options)
+        self.model_name = model_name
+        self.represent_kwargs = {"model_name": model_name, "normalization": normalization, "l2_normalize": l2_normalize}
+        self.embedder = embedding.get_embedder(model_name)  # once per actor
+
+    def embedding_size(self) -> int | None:
+        return int(self.embedder.client.output_shape)
+
+    def _run(self, images: list[Any]) -> list[Any]:
+        import deepface_batch
+
+        return deepface_batch.represent(
+            images,
+            batch_size=self.batch_size or max(1, len(images)),
+            errors="return",
+            **self.kwargs,
+            **self.represent_kwargs,
+        )
+
+
+def paths_dataset(source: str | Path | Sequence[str]) -> Any:
+    """A Dataset of input rows: a folder (its images, recursively, read as bytes with their
+    paths), a Parquet file or folder with a ``path`` column, or a list of paths."""
+    import ray.data
+
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if path.suffix == ".parquet" or (path.is_dir() and any(path.glob("*.parquet"))):
+            return ray.data.read_parquet(str(path), columns=["path"])
+        if path.is_dir():
+            return ray.data.read_binary_files(str(path), include_paths=True, file_extensions=EXTENSIONS)
+        source = [str(path)]
+    return ray.data.from_items([{"path": str(p)} for p in source])
+
+
+def faces_dataset(
+    source: str | Path | Sequence[str] | Any,
+    *,
+    model_name: str | None = None,
+    batch_size: int = 32,
+    concurrency: int | tuple[int, int] = 1,
+    num_gpus: float = 0,
+    num_cpus: float | None = None,
+    **options: Any,
+) -> Any:
+    """A Dataset of faces, one row per face (or per faceless or failed input).
+
+    Args:
+        source: a folder, a Parquet of paths, a list of paths, or a Ray Dataset with an
+            ``image``, ``bytes`` or ``path`` column.
+        model_name: a recognition model: embeddings too (``represent``); ``None``: detection.
+        batch_size: rows per actor call.
+        concurrency: actors (or ``(min, max)`` for autoscaling); one per GPU fills a
+            multi-GPU machine with ``num_gpus=1``.
+        num_gpus, num_cpus: per actor.
+        options: :class:`DetectFaces` / :class:`EmbedFaces` arguments
+            (``detector_backend``, ``align``, ...).
+    """
+    import ray.data
+
+    dataset = source if isinstance(source, ray.data.Dataset) else paths_dataset(source)
+    udf = EmbedFaces if model_name else DetectFaces
+    constructor = dict(options, model_name=model_name) if model_name else dict(options)
+    if isinstance(concurrency, tuple):
+        compute = ray.data.ActorPoolStrategy(min_size=concurrency[0], max_size=concurrency[1])
+    else:
+        compute = ray.data.ActorPoolStrategy(size=concurrency)
+    return dataset.map_batches(
+        udf,
+        fn_constructor_kwargs=constructor,
+        batch_size=batch_size,
+        batch_format="numpy",
+        compute=compute,
+        num_gpus=num_gpus,
+        **({"num_cpus": num_cpus} if num_cpus is not None else {}),
+    )
