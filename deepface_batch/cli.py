@@ -99,6 +99,25 @@ def _run_ray(args: argparse.Namespace) -> int:
     return OK
 
 
+def _settle(timeout: float = 5.0) -> None:
+    """Wait (a little) for the read-ahead and decoding threads a run left behind.
+
+    A run that stops early (``--strict``, Ctrl-C) leaves the next batch being read on a
+    daemon thread; one still inside OpenCV when the interpreter exits aborts the process
+    ("terminate called without an active exception", status 134) instead of exiting with
+    the run's status. A thread stuck on a dead stream is left after ``timeout``.
+    """
+    import threading
+
+    deadline = time.monotonic() + timeout
+    try:
+        for thread in threading.enumerate():
+            if thread.daemon and thread.name.startswith("deepface-batch-"):
+                thread.join(max(0.0, deadline - time.monotonic()))
+    except KeyboardInterrupt:
+        pass  # a second Ctrl-C: leave now
+
+
 def _run_job(args: argparse.Namespace) -> int:
     from deepface_batch import jobs, records
     from deepface_batch.errors import DeepfaceBatchError
@@ -114,6 +133,16 @@ def _run_job(args: argparse.Namespace) -> int:
     if args.resume and output is None:
         return _error("--resume needs an output file (-o)")
     options = _options(args)
+    try:
+        # before the output is opened: a mistyped name must not empty an earlier file
+        jobs.check(options)
+        if args.command == "video":
+            from deepface_batch import video
+
+            for source in args.paths:
+                video.describe(video.source_of(source))
+    except (DeepfaceBatchError, ValueError, OSError, ImportError) as err:
+        return _error(str(err))
     resume = None
     if args.resume and Path(output).exists():
         records.repair(output)
@@ -149,6 +178,8 @@ def _run_job(args: argparse.Namespace) -> int:
     except (DeepfaceBatchError, ValueError, OSError, ImportError) as err:
         # a backend or model that cannot run here, an unopenable video: nothing was read
         return _error(str(err))
+    finally:
+        _settle()
     if not args.quiet:
         print(f"deepface-batch: {summary.line()}", file=sys.stderr)
     return FAILED if summary.failures else OK
@@ -380,6 +411,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "deepface-batch") -> int
     args = build_parser(prog).parse_args(argv)
     if getattr(args, "batch_size", 1) < 1:
         return _error(f"--batch-size must be 1 or more, got {args.batch_size}")
+    if getattr(args, "every", 1) < 1:
+        return _error(f"--every must be 1 or more, got {args.every}")
     return args.run(args)
 
 

@@ -10,15 +10,18 @@ want the same job::
 
 Every input gives records (a face each, or one saying ``no_face`` or ``error``), failures
 are also reported on stderr by name and index, records are written batch by batch, and
-``resume`` skips inputs (and video frames) an earlier run already wrote. Ctrl-C writes
-what is finished and closes the file before the ``KeyboardInterrupt`` goes on.
+``resume`` skips inputs (and video frames) an earlier run already wrote. Ctrl-C stops the
+run once the batch being detected is done (a second Ctrl-C at once), writes what is
+finished and closes the file before the ``KeyboardInterrupt`` goes on.
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import signal
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -214,7 +217,7 @@ def _crop_name(item: _Item, number: int, face: int) -> str:
     return f"{number:06d}-{stem}{frame}-face{face}.png"
 
 
-def _write_crops(folder: Path, item: _Item, number: int, result: Any) -> None:
+def _write_crops(folder: Path, item: _Item, number: int, result: Any, min_confidence: float = 0.0) -> None:
     import cv2
 
     if isinstance(result, BaseException):
@@ -222,7 +225,8 @@ def _write_crops(folder: Path, item: _Item, number: int, result: Any) -> None:
     kept = 0
     for face in result:
         confidence = face.get("confidence", face.get("face_confidence"))
-        if confidence is not None and confidence <= 0:
+        # the faces the records keep, numbered as the records number them
+        if confidence is not None and (confidence <= 0 or confidence < min_confidence):
             continue
         image = np.asarray(face["face"])
         if image.dtype != np.uint8:
@@ -231,6 +235,43 @@ def _write_crops(folder: Path, item: _Item, number: int, result: Any) -> None:
             image = image[:, :, ::-1]  # upstream's faces are RGB
         cv2.imwrite(str(folder / _crop_name(item, number, kept)), image)
         kept += 1
+
+
+class _DeferredInterrupt:
+    """Ctrl-C taken between two inputs, not in the middle of a detector.
+
+    Upstream's detectors catch everything (opencv's ``detect_faces`` has a bare
+    ``except: pass``): a ``KeyboardInterrupt`` raised inside one is taken for "no face",
+    the record is wrong and the run goes on. So the first Ctrl-C is only noted, and
+    :meth:`check` raises it before the next result is written; a second Ctrl-C raises at
+    once. The stop comes when the batch being detected is done. Only in the main thread,
+    and only over Python's own handler.
+    """
+
+    def __init__(self) -> None:
+        self.pending = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _DeferredInterrupt:
+        if threading.current_thread() is threading.main_thread() and (
+            signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            self._previous = signal.signal(signal.SIGINT, self._note)
+        return self
+
+    def _note(self, signum: int, frame: Any) -> None:
+        self.pending = True
+        signal.signal(signal.SIGINT, self._previous)  # a second Ctrl-C: at once
+
+    def check(self) -> None:
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
 
 
 def _run(
@@ -260,33 +301,42 @@ def _run(
     buffer: list[dict[str, Any]] = []
     start = time.perf_counter()
     try:
-        for item, result in _results(items, options):
-            number = summary.inputs
-            summary.inputs += 1
-            found = rec.from_result(result, item.source, item.frame, item.timestamp, options.min_confidence)
-            buffer += found
-            if isinstance(result, BaseException):
-                summary.failures += 1
-                where = item.source if item.frame is None else f"{item.source} frame {item.frame}"
-                summary.failed.append(where)
-                if not options.quiet or options.strict:
-                    message = f"deepface-batch: input {number} ({where}) failed: {type(result).__name__}: {result}"
-                    (bar.write(message, file=err) if bar is not None else print(message, file=err))
-            elif found[0]["status"] == rec.NO_FACE:
-                summary.no_face += 1
-            else:
-                summary.faces += len(found)
-            if options.crops is not None:
-                _write_crops(options.crops, item, number, result)
-            if on_result is not None:
-                on_result(item, found)
-            if bar is not None:
-                bar.update(1)
-            if len(buffer) >= options.batch_size or (options.strict and summary.failures):
-                writer.write(buffer)
-                buffer = []
-            if options.strict and summary.failures:
-                break
+        with _DeferredInterrupt() as interrupt:
+            for item, result in _results(items, options):
+                # after Ctrl-C, stop before this result (after a second one, it may be a
+                # result an interrupt swallowed by the detector spoiled)
+                interrupt.check()
+                number = summary.inputs
+                summary.inputs += 1
+                found = rec.from_result(result, item.source, item.frame, item.timestamp, options.min_confidence)
+                buffer += found
+                if isinstance(result, BaseException):
+                    summary.failures += 1
+                    where = item.source if item.frame is None else f"{item.source} frame {item.frame}"
+                    summary.failed.append(where)
+                    if not options.quiet or options.strict:
+                        # the record's error: without the engine's "item N: ", which counts
+                        # what reached the engine, not the inputs
+                        message = f"deepface-batch: input {number} ({where}) failed: {found[0]['error']}"
+                        (bar.write(message, file=err) if bar is not None else print(message, file=err))
+                elif found[0]["status"] == rec.NO_FACE:
+                    summary.no_face += 1
+                else:
+                    summary.faces += len(found)
+                if options.crops is not None:
+                    _write_crops(options.crops, item, number, result, options.min_confidence)
+                if on_result is not None:
+                    on_result(item, found)
+                if bar is not None:
+                    bar.update(1)
+                if len(buffer) >= options.batch_size or (options.strict and summary.failures):
+                    # taken out of the buffer first: an interrupt in the write must not
+                    # have the ``finally`` below write the same records again
+                    chunk, buffer = buffer, []
+                    writer.write(chunk)
+                if options.strict and summary.failures:
+                    break
+            interrupt.check()
     except KeyboardInterrupt:
         summary.interrupted = True
         raise
@@ -335,6 +385,8 @@ def run_video(
     """
     from deepface_batch import video
 
+    if every < 1:  # said now: the frame count below divides by it
+        raise ValueError(f"every must be 1 or more, got {every}")
     check(options)
     done = resume or set()
     infos = {}

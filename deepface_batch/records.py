@@ -18,6 +18,7 @@ back for ``--resume``).
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -169,9 +170,9 @@ class JsonlWriter(Writer):
             self._own = True
 
     def write(self, records: Iterable[dict[str, Any]]) -> None:
-        for record in records:
-            self._file.write(json.dumps(record, default=_json_default) + "\n")
-            self.count += 1
+        lines = [json.dumps(record, default=_json_default) + "\n" for record in records]
+        self._file.write("".join(lines))  # one call: Ctrl-C cannot leave part of a batch
+        self.count += len(lines)
         self._file.flush()
 
     def close(self) -> None:
@@ -350,13 +351,54 @@ def done_keys(path: str | os.PathLike[str]) -> set[tuple[str, int | None]]:
     return {key(record) for record in read(path)}
 
 
+def _without_last_input(records: list[Any], key_of: Any) -> list[Any]:
+    """``records`` less the trailing ones of the last input (its key)."""
+    last = key_of(records[-1])
+    end = len(records)
+    while end and key_of(records[end - 1]) == last:
+        end -= 1
+    return records[:end]
+
+
+def _line_key(line: bytes) -> tuple[str, int | None] | None:
+    try:
+        return key(json.loads(line))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None  # not a record (read() skips it too)
+
+
 def repair(path: str | os.PathLike[str]) -> None:
-    """Cut a JSONL or CSV file back to its last complete line (a crash can leave half of
-    one)."""
-    if format_of(path) == "parquet" or not Path(path).exists():
+    """Cut a JSONL or CSV file back to its last complete input.
+
+    A crash can leave half a line. Records are written input after input, a face a line,
+    so the complete lines before the cut may be only some of one input's faces: that
+    input's lines go too, and ``--resume`` runs it again.
+    """
+    kind = format_of(path)
+    if kind == "parquet" or not Path(path).exists():
         return
-    with open(path, "rb+") as handle:
+    with open(path, "rb") as handle:
         data = handle.read()
-        end = data.rfind(b"\n") + 1
-        if end != len(data):
-            handle.truncate(end)
+    # a CSV row ends with "\r\n"; a "\n" alone can be inside a quoted error message
+    newline = b"\r\n" if kind == "csv" else b"\n"
+    cut = data.rfind(newline)
+    end = 0 if cut < 0 else cut + len(newline)
+    if end == len(data):
+        return
+    if kind == "jsonl":
+        lines = data[:end].splitlines(keepends=True)
+        kept = b"".join(_without_last_input(lines, _line_key) if lines else [])
+    else:
+        rows = list(csv.reader(io.StringIO(data[:end].decode("utf-8"), newline="")))
+        if len(rows) > 1:
+            header = rows[0]
+
+            def key_of(row: list[str]) -> tuple[str, int | None]:
+                return key({k: (None if v == "" else v) for k, v in zip(header, row)})
+
+            rows = rows[:1] + _without_last_input(rows[1:], key_of)
+        text = io.StringIO(newline="")
+        csv.writer(text).writerows(rows)
+        kept = text.getvalue().encode("utf-8")
+    with open(path, "wb") as handle:
+        handle.write(kept)

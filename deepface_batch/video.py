@@ -102,7 +102,7 @@ def iter_frames(
         daemon=True,
     )
     thread.start()
-    return _drain(frames, stop)
+    return _drain(frames, stop, thread)
 
 
 def _put(frames: queue.Queue[Any], stop: threading.Event, item: Any) -> bool:
@@ -161,7 +161,7 @@ def _decode(
         _put(frames, stop, _END)
 
 
-def _drain(frames: queue.Queue[Any], stop: threading.Event) -> Iterator[Frame]:
+def _drain(frames: queue.Queue[Any], stop: threading.Event, thread: threading.Thread) -> Iterator[Frame]:
     try:
         while True:
             item = frames.get()
@@ -176,6 +176,9 @@ def _drain(frames: queue.Queue[Any], stop: threading.Event) -> Iterator[Frame]:
             yield item
     finally:
         stop.set()  # a break or an error: the decoder stops at its next frame
+        # and is given a moment to: a daemon thread still inside OpenCV when the
+        # interpreter exits (Ctrl-C) can abort the process ("exception not rethrown")
+        thread.join(timeout=1.0)
 
 
 class _Undecodable:
@@ -216,14 +219,28 @@ def annotate(image: np.ndarray, faces: Sequence[dict[str, Any]], label: str | No
     return out
 
 
+def _letterbox(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``image`` scaled to fit ``width`` x ``height``, centred on black."""
+    import cv2
+
+    scale = min(width / image.shape[1], height / image.shape[0])
+    w, h = max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale))
+    out = np.zeros((height, width, 3), np.uint8)
+    top, left = (height - h) // 2, (width - w) // 2
+    out[top : top + h, left : left + w] = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+    return out
+
+
 class AnnotatedVideo:
-    """An MP4 (``mp4v``) of annotated frames, opened at the first frame's size."""
+    """An MP4 (``mp4v``) of annotated frames, opened at the first frame's size (frames of
+    another size are scaled into it)."""
 
     def __init__(self, path: str | Path, fps: float | None):
         self.path = Path(path)
         self.fps = fps or 25.0
         self.frames = 0
         self._writer: Any = None
+        self._size: tuple[int, int] = (0, 0)
 
     def write(self, image: np.ndarray) -> None:
         import cv2
@@ -233,6 +250,10 @@ class AnnotatedVideo:
             self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (width, height))
             if not self._writer.isOpened():
                 raise OSError(f"cannot write video {str(self.path)!r} with OpenCV's mp4v codec")
+            self._size = (width, height)
+        if (image.shape[1], image.shape[0]) != self._size:
+            # VideoWriter drops a frame of another size without a word (a second source)
+            image = _letterbox(image, *self._size)
         self._writer.write(image)
         self.frames += 1
 

@@ -18,8 +18,18 @@ def run(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_demo_runs_where_pytest_cannot_be_imported():
-    out = run("demo", "--frames", "2", "--batch-size", "2")
+def test_demo_runs_where_pytest_cannot_be_imported(tmp_path):
+    # the video demo (the default), its files in tmp_path rather than the working directory
+    out = run("demo", "--frames", "6", "--batch-size", "2", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert "records          : every frame's faces match upstream's" in out.stdout
+    assert "pytest" not in out.stderr
+    for name in ("clip.mp4", "faces.jsonl", "annotated.mp4", "sheet.jpg", "preview.png"):
+        assert (tmp_path / name).is_file(), name
+
+
+def test_image_demo_runs_where_pytest_cannot_be_imported():
+    out = run("demo", "--images", "--frames", "2", "--batch-size", "2")
     assert out.returncode == 0, out.stderr
     assert "results          : every image matches upstream's" in out.stdout
     assert "pytest" not in out.stderr
