@@ -157,9 +157,10 @@ class _Options:
     normalize_face: bool
     anti_spoofing: bool
     max_faces: int | None
+    detect_without_border: bool = False
 
 
-def _options(plugin: DetectorPlugin, **kwargs: Any) -> _Options:
+def _options(plugin: DetectorPlugin, detect_without_border: bool = False, **kwargs: Any) -> _Options:
     """Upstream's arguments, with upstream's defaults for those not given."""
     layer = compat.get()
     given = {**layer.EXTRACT_FACES_DEFAULTS, **kwargs}
@@ -173,6 +174,7 @@ def _options(plugin: DetectorPlugin, **kwargs: Any) -> _Options:
         normalize_face=given["normalize_face"],
         anti_spoofing=given["anti_spoofing"],
         max_faces=given["max_faces"],
+        detect_without_border=bool(detect_without_border),
     )
 
 
@@ -257,12 +259,21 @@ def process(
                 entries[position] = with_index(err, item.label)
         todo = [position for position in todo if position in prepared]
         if todo:
+            # detect_without_border: the detector sees the image as given, and its regions
+            # move into the bordered frame, where upstream's cropping and alignment run
+            unbordered = options.detect_without_border and options.align
             with backend_lock(plugin.name):
                 found = detect(
                     plugin,
-                    [prepared[position][0] for position in todo],
+                    [loaded[p].img if unbordered else prepared[p][0] for p in todo],
                     [loaded[position].label for position in todo],
                 )
+            if unbordered:
+                found = [
+                    regions if isinstance(regions, Exception)
+                    else layer.shift_regions(list(regions), prepared[p][1], prepared[p][2])
+                    for p, regions in zip(todo, found)
+                ]
             detected = dict(zip(todo, found))
     for position in todo:
         item = loaded[position]
@@ -331,6 +342,7 @@ def iter_extract_faces(
     errors: Errors = "raise",
     progress: Any = False,
     prefetch: bool = True,
+    detect_without_border: bool = False,
 ) -> Iterator[Entry]:
     """Yield upstream's ``extract_faces`` result for each input, in order, batch by batch.
 
@@ -351,6 +363,12 @@ def iter_extract_faces(
             ``"return"`` yields the exception in that image's place and goes on.
         progress: ``True`` for a progress bar, or a callable taking ``(done, total)``.
         prefetch: load the next batch in a thread while the current one is detected.
+        detect_without_border: with ``align=True``, run the detector on the image as
+            given instead of on upstream's copy with a black border of half its size on
+            every side (4x the pixels), then crop and align exactly as upstream does.
+            Faster (up to 4x the detector's time) and it finds small faces some detectors
+            miss on the bordered copy; the faces found can differ from upstream's default
+            result (see the README's agreement table). Off by default: upstream's result.
 
     Yields:
         For each input, the list of face dicts upstream returns for it (or, with
@@ -370,6 +388,7 @@ def iter_extract_faces(
         normalize_face=normalize_face,
         anti_spoofing=anti_spoofing,
         max_faces=max_faces,
+        detect_without_border=detect_without_border,
     )
     single = inputs.is_single(images)
     loaded = pipeline.prefetched(
@@ -474,6 +493,7 @@ def extract_faces(
     errors: Errors = "raise",
     progress: Any = False,
     prefetch: bool = True,
+    detect_without_border: bool = False,
 ) -> Union[FaceList, list[Entry], Exception]:
     """Batched ``DeepFace.extract_faces``.
 
@@ -502,6 +522,7 @@ def extract_faces(
             errors=errors,
             progress=progress,
             prefetch=prefetch,
+            detect_without_border=detect_without_border,
         )
     )
     return results[0] if inputs.is_single(images) else results

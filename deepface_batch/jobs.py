@@ -46,6 +46,7 @@ class Options:
     align: bool = True
     expand_percentage: int = 0
     max_faces: int | None = None
+    detect_without_border: bool = False  #: see deepface_batch.extract_faces
     enforce_detection: bool = False
     min_confidence: float = 0.0
     model: str | None = None  #: a recognition model: represent instead of extract
@@ -144,6 +145,7 @@ def _engine(images: Iterable[Any], options: Options) -> Iterator[Any]:
             expand_percentage=options.expand_percentage,
             normalization=options.normalization,
             max_faces=options.max_faces,
+            detect_without_border=options.detect_without_border,
             return_face=options.crops is not None,
             batch_size=options.batch_size,
             errors="return",
@@ -155,6 +157,7 @@ def _engine(images: Iterable[Any], options: Options) -> Iterator[Any]:
         align=options.align,
         expand_percentage=options.expand_percentage,
         max_faces=options.max_faces,
+        detect_without_border=options.detect_without_border,
         batch_size=options.batch_size,
         errors="return",
     )

@@ -34,7 +34,7 @@ _lock = threading.RLock()
 
 #: what ``patch(**settings)`` set for batches through the patched functions
 _settings: dict[str, Any] = {}
-_SETTINGS = ("batch_size", "batch_mode", "errors", "progress", "prefetch")
+_SETTINGS = ("batch_size", "batch_mode", "errors", "progress", "prefetch", "detect_without_border")
 
 
 def settings() -> dict[str, Any]:
@@ -72,7 +72,8 @@ def _wrap_extract_faces(original: Callable[..., Any]) -> Callable[..., Any]:
         backend = options.get("detector_backend", "opencv")
         from deepface_batch import api  # the engine imports deepface: import it late
 
-        if inputs.is_single(images) and backend in compat.get().DETECTORS:
+        upstreams = not settings().get("detect_without_border")
+        if upstreams and inputs.is_single(images) and backend in compat.get().DETECTORS:
             # upstream's detector instance is shared with the plugins: one thread at a time
             with api.backend_lock(backend), api.backend_lock(api.EYE_FINDER):
                 return original(*args, **kwargs)
@@ -97,7 +98,8 @@ def _wrap_represent(original: Callable[..., Any]) -> Callable[..., Any]:
             return original(*args, **kwargs)  # upstream's own error for an unknown model
         from deepface_batch import api, representation  # they import deepface: import late
 
-        if inputs.is_single(images) and backend in layer.DETECTORS:
+        upstreams = not settings().get("detect_without_border")
+        if upstreams and inputs.is_single(images) and backend in layer.DETECTORS:
             # the same order as the engine's (detector, then model): no deadlock
             with api.backend_lock(backend), api.backend_lock(api.EYE_FINDER), api.backend_lock(
                 f"model:{model_name}"
@@ -154,7 +156,9 @@ def patch(**options: Any) -> bool:
     * ``batch_size``: images per batch (default: ``DEEPFACE_BATCH_SIZE``, else 32);
     * ``errors``: ``"raise"`` (upstream's behaviour) or ``"return"`` (a failed image's
       exception in its place, the others' results kept);
-    * ``batch_mode``, ``progress``, ``prefetch``: as for :func:`deepface_batch.extract_faces`.
+    * ``batch_mode``, ``progress``, ``prefetch``, ``detect_without_border``: as for
+      :func:`deepface_batch.extract_faces` (``detect_without_border`` applies to single
+      images too: they then go through the engine, not upstream's own code).
 
     Each call replaces the settings of the one before (``patch()`` alone goes back to the
     defaults); deepface itself is patched once.

@@ -59,7 +59,8 @@ class DetectFaces:
     """``Dataset.map_batches`` callable: faces found in each row's image.
 
     Args:
-        detector_backend, enforce_detection, align, expand_percentage, max_faces: as for
+        detector_backend, enforce_detection, align, expand_percentage, max_faces,
+            detect_without_border: as for
             :func:`deepface_batch.extract_faces`.
         batch_size: images per detector call inside the actor (default: the Ray batch).
         channels: ``"rgb"`` (``read_images``' arrays) or ``"bgr"`` for an ``image``
@@ -77,6 +78,7 @@ class DetectFaces:
         align: bool = True,
         expand_percentage: int = 0,
         max_faces: int | None = None,
+        detect_without_border: bool = False,
         batch_size: int | None = None,
         channels: str = "rgb",
         min_confidence: float = 0.0,
@@ -91,6 +93,7 @@ class DetectFaces:
             "align": align,
             "expand_percentage": expand_percentage,
             "max_faces": max_faces,
+            "detect_without_border": detect_without_border,
         }
         self.batch_size = batch_size
         self.channels = channels

@@ -155,6 +155,7 @@ def iter_represent(
     errors: Errors = "raise",
     progress: Any = False,
     prefetch: bool = True,
+    detect_without_border: bool = False,
 ) -> Iterator[Entry]:
     """Yield upstream's ``represent`` result for each input, in order, batch by batch.
 
@@ -170,7 +171,7 @@ def iter_represent(
             return_face: upstream's arguments, same meaning.
         batch_size: inputs per detector batch and faces per model call (default 32, or
             ``DEEPFACE_BATCH_SIZE``).
-        batch_mode, errors, progress, prefetch: as for
+        batch_mode, errors, progress, prefetch, detect_without_border: as for
             :func:`deepface_batch.iter_extract_faces`.
 
     Yields:
@@ -200,6 +201,7 @@ def iter_represent(
             batch_mode=batch_mode,
             errors="return",
             prefetch=prefetch,
+            detect_without_border=detect_without_border,
         )
     options = _Options(
         model_name=model_name,
@@ -243,6 +245,7 @@ def represent(
     errors: Errors = "raise",
     progress: Any = False,
     prefetch: bool = True,
+    detect_without_border: bool = False,
 ) -> Union[FaceList, list[Entry]]:
     """Batched ``DeepFace.represent``.
 
@@ -272,6 +275,7 @@ def represent(
             errors=errors,
             progress=progress,
             prefetch=prefetch,
+            detect_without_border=detect_without_border,
         )
     )
     return results[0] if inputs.is_single(images) else results

@@ -172,6 +172,11 @@ class CompatLayer(Protocol):
         """The whole image as one face, as upstream's ``skip`` backend gives it."""
         ...
 
+    def shift_regions(self, regions: list[FacialAreaRegion], dx: int, dy: int) -> list[FacialAreaRegion]:
+        """Regions found on an image moved by ``(dx, dy)``: into the frame of the bordered
+        image, for detection without upstream's border."""
+        ...
+
     def finish(
         self,
         img: np.ndarray,

@@ -1,0 +1,100 @@
+"""``detect_without_border``: the detector sees the image as given, upstream aligns as ever."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from deepface import DeepFace
+
+import deepface_batch
+from deepface_batch import compat, registry, samples
+from tests.support.environment import recognition_model
+from tests.support.helpers import OpenCvEverywhere
+
+BACKENDS = ("opencv", "ssd", "yunet", "centerface")
+
+
+@pytest.fixture(scope="module")
+def images():
+    return samples.video_frames() + samples.mixed_images()
+
+
+def _faces(result):
+    return [face for face in result if face["confidence"] > 0]
+
+
+def test_the_detector_sees_the_image_as_given(images):
+    class Spy(OpenCvEverywhere):
+        name = "spy-opencv"
+        shapes: list = []
+
+        def detect_batch(self, batch):
+            type(self).shapes += [image.shape for image in batch]
+            return super().detect_batch(batch)
+
+    with registry.registered(Spy) as plugin:
+        deepface_batch.extract_faces(images[:2], detector_backend=plugin.name, enforce_detection=False)
+        bordered = list(Spy.shapes)
+        Spy.shapes.clear()
+        deepface_batch.extract_faces(
+            images[:2], detector_backend=plugin.name, enforce_detection=False, detect_without_border=True
+        )
+        assert Spy.shapes == [image.shape for image in images[:2]]
+        assert bordered == [(2 * i.shape[0], 2 * i.shape[1], 3) for i in images[:2]]
+        Spy.shapes.clear()
+        # without alignment there is no border to leave out: the option changes nothing
+        deepface_batch.extract_faces(
+            images[:1], detector_backend=plugin.name, enforce_detection=False, align=False, detect_without_border=True
+        )
+        assert Spy.shapes == [images[0].shape]
+
+
+@pytest.mark.parametrize("backend", ["opencv", "centerface"])
+def test_facial_areas_are_the_detectors_regions_on_the_image(backend, images):
+    """Upstream's cropping and alignment run unchanged on the bordered image: the facial
+    areas they report are the detector's own regions on the image as given."""
+    plugin = registry.get_detector(backend)
+    got = deepface_batch.extract_faces(
+        images, detector_backend=backend, enforce_detection=False, detect_without_border=True
+    )
+    for image, faces in zip(images, got):
+        regions = plugin.detect_one(image)
+        found = sorted(
+            (f["facial_area"]["x"], f["facial_area"]["y"], f["facial_area"]["w"], f["facial_area"]["h"])
+            for f in _faces(faces)
+        )
+        want = sorted(
+            (max(0, r.x), max(0, r.y), min(r.w, image.shape[1] - max(0, r.x)), min(r.h, image.shape[0] - max(0, r.y)))
+            for r in regions
+            if round(r.confidence or 0, 2) > 0
+        )
+        assert found == want
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_finds_every_face_upstream_finds_on_the_samples(backend, images):
+    """Recall at least upstream's default, image by image, on the bundled samples: the
+    bordered copy makes ssd miss the 640 x 480 frames' faces, and yunet one of a pair."""
+    kwargs = {"detector_backend": backend, "enforce_detection": False}
+    layer = compat.get()
+    upstream = [_faces(layer.reference_extract_faces(image, **kwargs)) for image in images]
+    ours = [_faces(r) for r in deepface_batch.extract_faces(images, detect_without_border=True, **kwargs)]
+    for index, (got, want) in enumerate(zip(ours, upstream)):
+        assert len(got) >= len(want), f"image {index}: {len(got)} faces without the border, {len(want)} with it"
+
+
+def test_patched_deepface_and_represent_take_the_option(images):
+    recognition_model("Dlib")
+    want = deepface_batch.extract_faces(images[0], enforce_detection=False, detect_without_border=True)
+    with deepface_batch.patched(detect_without_border=True):
+        got = DeepFace.extract_faces(images[0], enforce_detection=False)
+    assert [f["facial_area"] for f in got] == [f["facial_area"] for f in want]
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a["face"], b["face"])
+    embedded = deepface_batch.represent(
+        images[:3], model_name="Dlib", enforce_detection=False, detect_without_border=True
+    )
+    assert [[e["facial_area"] for e in entry] for entry in embedded] == [
+        [f["facial_area"] for f in _faces(r)] or [r[0]["facial_area"]]
+        for r in deepface_batch.extract_faces(images[:3], enforce_detection=False, detect_without_border=True)
+    ]
