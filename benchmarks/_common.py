@@ -45,9 +45,10 @@ def weights_home() -> None:
 def planting_home() -> Path:
     """A fresh DEEPFACE_HOME that links the weights of the current one, to plant into (never
     into the user's own); returns its weights folder."""
-    source = Path(os.environ["DEEPFACE_HOME"]) / ".deepface" / "weights"
+    current = os.environ.get("DEEPFACE_HOME")
+    source = Path(current) / ".deepface" / "weights" if current else None
     weights = _fresh_home("deepface-batch-bench-planted-")
-    if source.is_dir():
+    if source is not None and source.is_dir():
         planting.link_shared_weights(source, weights)
     return weights
 

@@ -32,12 +32,14 @@ $DEEPFACE_HOME, else ../shared/weights beside the checkout (see tests/support/pa
 from __future__ import annotations
 
 import argparse
+import atexit
 import cProfile
 import datetime as dt
 import io
 import os
 import pstats
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -245,6 +247,7 @@ def main() -> int:
 
     engine = backend_utils.get_backend_engine()
     work = Path(tempfile.mkdtemp(prefix="deepface-batch-bench-cli-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)
     clip = demo.make_clip(work / "clip.mp4", args.frames)
     warm_clip = demo.make_clip(work / "warm.mp4", min(args.frames, max(8, args.batch_size)))
     decode_runs = []
@@ -279,7 +282,9 @@ def main() -> int:
         f"(a plain VideoCapture loop) runs {decode_fps:.0f} frames/s, {1000 / decode_fps:.1f} ms a frame. "
         f"batch_size={args.batch_size}, align=True, enforce_detection=False. Frames per second are the "
         f"median of {args.repeats} timed runs ({upstream_repeats} for upstream's loop), interleaved, after a warm-up. "
-        "Job: `jobs.run_video` in this process, its own clock (what the command prints); "
+        "Job: `jobs.run_video` in this process, warmed, on its own clock (`Summary.seconds`); "
+        "printed: the frames/s in the summary line of one more subprocess run without -q (the same clock, "
+        "but cold: it starts before the first batch loads the detector); "
         "subprocess: `python -m deepface_batch video CLIP -o out.jsonl --detector X --batch-size B -q`, "
         "wall time from outside (interpreter start, imports and model loading included).",
         "",

@@ -71,7 +71,7 @@ def _planted_threshold(plugin, images: list[np.ndarray]) -> float:
     PLANTED_FACES_PER_IMAGE faces per image of ``images``: at upstream's 0.25 it finds
     none, and at a fixed low one some models find dozens, each cropped and kept."""
     results = plugin.detector.model.predict(images, verbose=False, conf=0.001)
-    scores = np.sort(np.concatenate([r.boxes.conf.numpy() for r in results]))[::-1]
+    scores = np.sort(np.concatenate([r.boxes.conf.cpu().numpy() for r in results]))[::-1]
     wanted = min(len(scores), PLANTED_FACES_PER_IMAGE * len(images))
     if not wanted:
         return 0.25

@@ -95,7 +95,7 @@ def main() -> int:
         "| path | seconds | images/s | vs local | rows |",
         "| --- | ---: | ---: | ---: | ---: |",
         f"| local `{call.__name__}` (batch {args.batch_size}) | {local_s:.1f} | {args.images / local_s:.1f} | 1.00x | "
-        f"{local_faces} faces |",
+        f"{local_faces} rows |",
     ]
     for actors, (seconds, count) in rows.items():
         lines.append(

@@ -1,0 +1,738 @@
+"""Upstream's one-image loop against deepface_batch on a GPU, per detector, model and batch size.
+
+    benchmarks/gpu/run             # on a GPU machine: builds .venv-gpu, prints nvidia-smi, runs this
+    benchmarks/gpu/run --cpu       # the dry run, in this checkout's .venv: tiny sizes, on the CPU
+    python benchmarks/gpu/bench_gpu.py --out report.md [--n 128] [--batch-sizes 1,8,32,64]
+
+In one process, on N same-size 640 x 480 frames (``deepface_batch.samples.video_frames()``
+cycled: one face, a flipped face, two faces, none), each backend and model warmed up
+before any clock, each time the median of ``--repeats`` runs:
+
+- extract_faces, per detector (yolov8n, retinaface, fastmtcnn, centerface; mtcnn where
+  TensorFlow imports): upstream's loop (``reference_extract_faces``, one image per call,
+  unpatched) against ``deepface_batch.extract_faces(images, batch_size=B)`` for each B,
+  and the largest deviation of ours from upstream's results
+  (:func:`deepface_batch.comparison.deviation`) beside the plugin's declared tolerance;
+- yolov8n in half precision (``YoloPlugin(half=True)``, registered for the run), its
+  deviation measured against upstream's full-precision results;
+- represent with Facenet and ArcFace on yolov8n: upstream's loop (``reference_represent``
+  per image) against ``deepface_batch.represent(images, batch_size=B)``, the largest
+  relative deviation of an embedding beside the engine's tolerance;
+- the target of issue 16: on a GPU, yolov8n + Facenet represent at batch_size >= 32 at
+  least 10x upstream's loop.
+
+Where a model has no real weights in DEEPFACE_HOME (RetinaFace, the YOLO face models and
+the recognition models have none offline), the real architecture is planted with seeded
+random weights (tests/support/planting.py) and the report says so: speed does not depend on
+the weights. The report (Markdown) is rewritten after every measurement, so a run cut
+short still leaves what it measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.util
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+BENCHMARKS = Path(__file__).resolve().parent.parent
+if str(BENCHMARKS) not in sys.path:
+    sys.path.insert(0, str(BENCHMARKS))
+
+from _common import machine, planting_home, weights_home  # noqa: E402  (puts the root on sys.path)
+
+from tests.support import planting  # noqa: E402
+from tests.support.paths import shared_weights_dir  # noqa: E402
+
+DETECTORS = "yolov8n,retinaface,fastmtcnn,centerface,mtcnn"
+MODELS = "Facenet,ArcFace"
+#: the target of issue 16: ours at least this many times upstream's loop, on a GPU
+TARGET_RATIO = 10.0
+TARGET_MODEL, TARGET_DETECTOR, TARGET_MIN_BATCH = "Facenet", "yolov8n", 32
+#: faces per image a planted YOLO model's threshold is set to give, as in bench_detectors
+PLANTED_FACES_PER_IMAGE = 2
+#: detectors measured on real weights only, and the file each needs in DEEPFACE_HOME
+REAL_ONLY = {"centerface": "centerface.onnx"}
+
+
+# -- the environment, before deepface is imported ---------------------------------------
+
+
+def choose_engine(asked: str) -> tuple[str, str]:
+    """deepface's engine for this run, and why: the one asked for (or in
+    DEEPFACE_BACKEND_ENGINE); else onnx where onnxruntime offers CUDA, pytorch where only
+    torch sees a GPU, onnx otherwise (the dry run's .venv is built for onnx)."""
+    if asked != "auto":
+        return asked, "--engine"
+    if os.environ.get("DEEPFACE_BACKEND_ENGINE"):
+        return os.environ["DEEPFACE_BACKEND_ENGINE"], "DEEPFACE_BACKEND_ENGINE"
+    if "CUDAExecutionProvider" in onnxruntime_providers():
+        return "onnx", "onnxruntime offers CUDA"
+    if torch_cuda():
+        return "pytorch", "torch sees a GPU, onnxruntime offers no CUDA provider"
+    return "onnx", "no GPU: the engine of scripts/setup onnx"
+
+
+def onnxruntime_providers() -> list[str]:
+    try:
+        import onnxruntime
+
+        return list(onnxruntime.get_available_providers())
+    except Exception:
+        return []
+
+
+def torch_cuda() -> bool:
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except Exception:
+        return False
+
+
+def preload_cuda_for_onnxruntime(notes: list[str]) -> None:
+    """onnxruntime-gpu finds the CUDA and cuDNN libraries of the nvidia-* wheels only when
+    asked to (``preload_dlls``, onnxruntime 1.21+); without them its CUDA provider falls back
+    to the CPU, which the device columns would show."""
+    try:
+        import onnxruntime
+
+        if "CUDAExecutionProvider" in onnxruntime.get_available_providers() and hasattr(
+            onnxruntime, "preload_dlls"
+        ):
+            onnxruntime.preload_dlls()
+    except Exception as err:  # the report's device columns say where graphs ran
+        notes.append(f"onnxruntime.preload_dlls() failed: {type(err).__name__}: {err}")
+
+
+def ensure_home() -> str:
+    """DEEPFACE_HOME: the one set, else one linking the real weights
+    (``_common.weights_home``), else a fresh empty one. Returns where the real weights
+    come from, for the report."""
+    given = os.environ.get("DEEPFACE_HOME")
+    weights_home()
+    if given:
+        return f"$DEEPFACE_HOME ({given})"
+    if os.environ.get("DEEPFACE_HOME"):
+        return str(shared_weights_dir())
+    home = Path(tempfile.mkdtemp(prefix="deepface-batch-gpu-"))
+    (home / ".deepface" / "weights").mkdir(parents=True)
+    os.environ["DEEPFACE_HOME"] = str(home)
+    return "nowhere (no ../shared/weights, $DEEPFACE_BATCH_WEIGHTS or $DEEPFACE_HOME)"
+
+
+# -- weights ----------------------------------------------------------------------------
+
+
+def plant(detectors: list[str], models: list[str], engine: str, state: dict) -> None:
+    """Seeded weights for what has no real ones, in a fresh home linking the real ones."""
+    from deepface_batch import samples
+
+    weights = planting_home()
+    calibration = [samples.astronaut(), *samples.video_frames()[:3]]
+    cannot: dict[str, str] = state["cannot_plant"]
+
+    for name in detectors:
+        if name == "retinaface" or name in planting.YOLO_FILES:
+            file_name = (
+                planting.RETINAFACE_FILES[engine] if name == "retinaface" else planting.YOLO_FILES[name]
+            )
+            if (weights / file_name).exists():
+                state["real"].add(name)
+                continue
+            try:
+                planting.ensure_weights(
+                    name, engine, weights, calibration, lambda n, why: cannot.__setitem__(n, why)
+                )
+            except Exception as err:  # the row says the rest: the detector cannot load
+                cannot[name] = f"{type(err).__name__}: {err}"
+            if (weights / file_name).exists():
+                state["planted"].add(name)
+    for model in models:
+        try:
+            saved = planting.plant_recognition(model, engine, weights)
+        except Exception as err:  # LookupError: nothing to plant; anything else: it failed
+            cannot[model] = f"{type(err).__name__}: {err}"
+            continue
+        (state["planted"] if saved else state["real"]).add(model)
+
+
+def planted_threshold(plugin: Any, images: list) -> float:
+    """A YOLO threshold under which a planted model finds about PLANTED_FACES_PER_IMAGE
+    faces per image (at upstream's 0.25 random weights find none); as bench_detectors'
+    ``_planted_threshold``, with the scores brought back from the GPU."""
+    import numpy as np
+
+    results = plugin.detector.model.predict(images, verbose=False, conf=0.001)
+    scores = np.sort(np.concatenate([r.boxes.conf.cpu().numpy() for r in results]))[::-1]
+    wanted = min(len(scores), PLANTED_FACES_PER_IMAGE * len(images))
+    if not wanted:
+        return 0.25
+    below = scores[wanted] if wanted < len(scores) else 0.0
+    return float((scores[wanted - 1] + below) / 2)
+
+
+# -- where things run -------------------------------------------------------------------
+
+
+def _providers(session: Any) -> str:
+    names = [p.replace("ExecutionProvider", "") for p in session.get_providers()]
+    return "onnxruntime " + "+".join(names)
+
+
+def _tf_device() -> str:
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return f"tensorflow GPU x{len(gpus)}" if gpus else "tensorflow CPU"
+
+
+def detector_device(backend: str, plugin: Any) -> str:
+    """Where the plugin's network ran, read off the objects themselves."""
+    try:
+        if backend.startswith("yolo"):
+            predictor = plugin.detector.model.predictor
+            fp16 = bool(getattr(predictor.model, "fp16", False))
+            return f"torch {predictor.device}" + (" fp16" if fp16 else "")
+        if backend == "centerface":
+            session = getattr(plugin, "_session", None)
+            return _providers(session) if session is not None else "unknown"
+        if backend == "fastmtcnn":
+            return f"torch {plugin.detector.model.device}"
+        if backend == "retinaface":
+            from retinaface.commons import backend_utils
+
+            model = plugin.detector.model
+            if backend_utils.is_onnx():
+                return _providers(model.session)
+            if backend_utils.is_pytorch():
+                return f"torch {next(model.parameters()).device}"
+            return _tf_device()
+        if backend == "mtcnn":
+            return _tf_device()
+        if hasattr(plugin, "on_gpu"):
+            return "GPU" if plugin.on_gpu() else "CPU"
+    except Exception as err:
+        return f"unknown ({type(err).__name__})"
+    return "CPU"
+
+
+def model_device(model_name: str) -> str:
+    from deepface_batch import compat
+
+    try:
+        client = compat.get().build_recognition_model(model_name)
+        if hasattr(client, "device"):
+            return f"torch {client.device}"
+        if hasattr(getattr(client, "model", None), "get_providers"):
+            return _providers(client.model)
+        if ".tf." in type(client).__module__:
+            return _tf_device()
+    except Exception as err:
+        return f"unknown ({type(err).__name__})"
+    return "CPU"
+
+
+def device_summary() -> list[str]:
+    """One line per engine: torch, onnxruntime, tensorflow, and nvidia-smi's GPU."""
+    lines = []
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            gpu = f"{torch.cuda.get_device_name(0)}, {torch.cuda.device_count()} visible"
+        else:
+            gpu = "no GPU visible"
+        lines.append(f"torch {torch.__version__} (CUDA {torch.version.cuda}): {gpu}")
+    except Exception as err:
+        lines.append(f"torch: not importable ({type(err).__name__}: {err})")
+    try:
+        import onnxruntime
+
+        lines.append(
+            f"onnxruntime {onnxruntime.__version__} ({onnxruntime.get_device()}): providers "
+            + ", ".join(onnxruntime.get_available_providers())
+        )
+    except Exception as err:
+        lines.append(f"onnxruntime: not importable ({type(err).__name__}: {err})")
+    lines.append(tensorflow_line())
+    smi = shutil.which("nvidia-smi")
+    if smi:
+        out = subprocess.run(
+            [smi, "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
+            capture_output=True, text=True, check=False,
+        )
+        lines.append(f"nvidia-smi: {out.stdout.strip() or out.stderr.strip()}")
+    else:
+        lines.append("nvidia-smi: not found")
+    return lines
+
+
+def tensorflow_line() -> str:
+    if importlib.util.find_spec("tensorflow") is None:
+        return "tensorflow: not installed"
+    if "tensorflow" not in sys.modules:
+        return "tensorflow: installed, not imported (mtcnn not measured)"
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return f"tensorflow {tf.__version__}: " + (f"{len(gpus)} GPU(s)" if gpus else "no GPU")
+
+
+def tensorflow_missing() -> str | None:
+    """Why mtcnn cannot run here (TensorFlow or mtcnn does not import), or None."""
+    for module in ("tensorflow", "mtcnn"):
+        try:
+            __import__(module)
+        except Exception as err:
+            return f"{module} not importable ({type(err).__name__}: {err})"
+    return None
+
+
+# -- measuring --------------------------------------------------------------------------
+
+
+def median_time(fn: Callable[[], Any], repeats: int) -> tuple[Any, float]:
+    """The last result and the median wall time of ``repeats`` calls."""
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return result, statistics.median(times)
+
+
+def frames(n: int) -> list:
+    from deepface_batch import samples
+
+    base = samples.video_frames()
+    return [base[i % len(base)].copy() for i in range(n)]
+
+
+def within(dev: dict[str, float], tolerance: Any) -> bool:
+    return (
+        dev["count_differs"] == 0
+        and dev["box_px"] <= tolerance.box_px
+        and dev["landmark_px"] <= tolerance.landmark_px
+        and dev["confidence"] <= tolerance.confidence
+    )
+
+
+def upstream_loop(backend: str, images: list, repeats: int, state: dict) -> dict:
+    """Upstream's loop over ``images`` for ``backend``, warmed, timed (cached per backend)."""
+    from deepface_batch import compat
+
+    layer = compat.get()
+    kwargs = {"detector_backend": backend, "enforce_detection": False}
+    layer.reference_extract_faces(images[0], **kwargs)  # builds and warms upstream's detector
+    results, seconds = median_time(lambda: [layer.reference_extract_faces(i, **kwargs) for i in images], repeats)
+    state["upstream"][backend] = {"results": results, "seconds": seconds}
+    return state["upstream"][backend]
+
+
+def bench_detector(
+    backend: str, images: list, batch_sizes: list[int], repeats: int, state: dict, label: str | None = None
+) -> list[dict]:
+    """Rows of one detector: ours at each batch size against upstream's loop."""
+    import deepface_batch
+    from deepface_batch import comparison
+
+    kwargs = {"detector_backend": backend, "enforce_detection": False}
+    plugin = deepface_batch.get_detector(backend)
+    plugin.prepare()
+    reference = state["upstream"].get(backend) or upstream_loop(backend, images, repeats, state)
+    rows = []
+    for batch_size in batch_sizes:
+        # one batch of this size first: a new input shape may build or tune kernels
+        deepface_batch.extract_faces(images[:batch_size], batch_size=batch_size, **kwargs)
+        ours, seconds = median_time(
+            lambda b=batch_size: deepface_batch.extract_faces(images, batch_size=b, **kwargs), repeats
+        )
+        dev = comparison.deviation(ours, reference["results"])
+        rows.append(
+            {
+                "backend": label or backend,
+                "mode": plugin.batch_mode.value,
+                "device": detector_device(backend, plugin),
+                "batch_size": batch_size,
+                "upstream_ips": len(images) / reference["seconds"],
+                "ours_ips": len(images) / seconds,
+                "ratio": reference["seconds"] / seconds,
+                "faces": sum(len([f for f in r if f["confidence"] > 0]) for r in ours),
+                "deviation": dev,
+                "tolerance": plugin.tolerance,
+                "within": within(dev, plugin.tolerance),
+            }
+        )
+        print(f"  {label or backend} batch {batch_size}: {rows[-1]['ratio']:.2f}x", file=sys.stderr)
+    return rows
+
+
+def bench_yolo_half(backend: str, images: list, batch_sizes: list[int], repeats: int, state: dict) -> list[dict]:
+    """yolov8n with ``YoloPlugin(half=True)`` registered for the block, against upstream's
+    full-precision results."""
+    from deepface_batch import registry
+    from deepface_batch.plugins.yolo import PLUGINS
+
+    with registry.registered(PLUGINS[backend](half=True)):
+        return bench_detector(backend, images, batch_sizes, repeats, state, label=f"{backend} half=True")
+
+
+def bench_represent(model: str, detector: str, images: list, batch_sizes: list[int], repeats: int) -> list[dict]:
+    import deepface_batch
+    from deepface_batch import compat, embedding
+
+    layer = compat.get()
+    options = {"model_name": model, "detector_backend": detector, "enforce_detection": False}
+    layer.reference_represent(images[0], **options)  # builds the model and detector, warms upstream
+    loop, loop_s = median_time(lambda: [layer.reference_represent(i, **options) for i in images], repeats)
+    tolerance = embedding.get_embedder(model).tolerance
+    rows = []
+    for batch_size in batch_sizes:
+        deepface_batch.represent(images[:batch_size], batch_size=batch_size, **options)
+        ours, seconds = median_time(
+            lambda b=batch_size: deepface_batch.represent(images, batch_size=b, **options), repeats
+        )
+        worst, areas_differ = 0.0, 0
+        for got, want in zip(ours, loop):
+            if [f["facial_area"] for f in got] != [f["facial_area"] for f in want]:
+                areas_differ += 1
+                continue
+            for a, b in zip(got, want):
+                worst = max(worst, tolerance.deviation(a["embedding"], b["embedding"]))
+        rows.append(
+            {
+                "model": model,
+                "detector": detector,
+                "device": model_device(model),
+                "batch_size": batch_size,
+                "faces": sum(len(r) for r in loop),
+                "upstream_ips": len(images) / loop_s,
+                "ours_ips": len(images) / seconds,
+                "ratio": loop_s / seconds,
+                "deviation": worst,
+                "tolerance": tolerance.relative,
+                "areas_differ": areas_differ,
+            }
+        )
+        print(f"  represent {model} batch {batch_size}: {rows[-1]['ratio']:.2f}x", file=sys.stderr)
+    return rows
+
+
+# -- the report -------------------------------------------------------------------------
+
+
+def _dev_cell(dev: dict[str, float]) -> str:
+    return f"{dev['box_px']:g}, {dev['landmark_px']:g}, {dev['confidence']:.2g}; {dev['count_differs']:g}"
+
+
+def _tol_cell(tol: Any) -> str:
+    return "exact" if tol.exact else f"{tol.box_px:g}, {tol.landmark_px:g}, {tol.confidence:g}"
+
+
+def target_line(rows: list[dict], on_gpu: bool) -> str:
+    candidates = [
+        r for r in rows
+        if r["model"] == TARGET_MODEL and r["detector"] == TARGET_DETECTOR and r["batch_size"] >= TARGET_MIN_BATCH
+    ]
+    what = (
+        f"{TARGET_DETECTOR} + {TARGET_MODEL} represent at batch_size >= {TARGET_MIN_BATCH}, "
+        f"at least {TARGET_RATIO:g}x upstream's loop on a GPU"
+    )
+    if not candidates:
+        measured = [r for r in rows if r["model"] == TARGET_MODEL and r["detector"] == TARGET_DETECTOR]
+        best = max(measured, key=lambda r: r["ratio"], default=None)
+        seen = f" (best measured: {best['ratio']:.2f}x at batch_size {best['batch_size']})" if best else ""
+        return f"- {what}: not judged, no batch_size >= {TARGET_MIN_BATCH} measured{seen}."
+    best = max(candidates, key=lambda r: r["ratio"])
+    measured = f"{best['ratio']:.2f}x at batch_size {best['batch_size']} ({best['device']})"
+    if not on_gpu:
+        return f"- {what}: not judged on the CPU; {measured}."
+    verdict = "**holds**" if best["ratio"] >= TARGET_RATIO else "**does not hold**"
+    return f"- {what}: {verdict}, {measured}."
+
+
+def render(state: dict) -> str:
+    args, images = state["args"], state["n"]
+    on_gpu = state["on_gpu"]
+    kind = "CPU dry run" if args.cpu else ("GPU run" if on_gpu else "run with no GPU visible to torch")
+    lines = []
+    if not state["existing"]:
+        lines += [
+            "# GPU benchmark: batched extract_faces and represent against upstream's loop"
+            + ("" if not args.cpu else " (dry run on the CPU)"),
+            "",
+            "Issue 16 item 5. `benchmarks/gpu/run` builds `.venv-gpu` (the package with its CUDA "
+            "builds), prints `nvidia-smi` and runs `benchmarks/gpu/bench_gpu.py`: per detector, "
+            "upstream's loop (`reference_extract_faces`, one image per call) against "
+            "`deepface_batch.extract_faces` at each batch size, yolov8n in half precision, and "
+            "`represent` with Facenet and ArcFace on yolov8n against upstream's loop of "
+            "`DeepFace.represent`; every backend and model warmed up before any clock, each time "
+            "the median of the runs. `benchmarks/gpu/run --cpu` is the dry run, on the CPU with "
+            "tiny sizes. Reproduce:",
+            "",
+            "    benchmarks/gpu/run" + (" --cpu" if args.cpu else ""),
+            "",
+        ]
+    weights_note = []
+    if state["planted"]:
+        weights_note.append(
+            "planted seeded random weights (tests/support/planting.py: the real architecture, "
+            f"no real weights offline) for {', '.join(sorted(state['planted']))}: speeds hold, "
+            "but faces found are not faces (see the notes)"
+        )
+    if state["real"]:
+        weights_note.append(f"real weights in DEEPFACE_HOME for {', '.join(sorted(state['real']))}")
+    weights_note.append(
+        f"real weights from {state['weights_source']} for the rest (centerface has no others); "
+        "fastmtcnn and mtcnn bring theirs in their packages"
+    )
+    lines += [
+        f"## {state['started']:%Y-%m-%d %H:%M} UTC, {kind}, {state['engine']} engine",
+        "",
+        f"Machine: {state['machine']}.",
+        "",
+        "Device: " + "; ".join(state["devices"]) + ".",
+        "",
+        f"Command: `{state['command']}` (`{state['python_command']}`); deepface engine "
+        f"{state['engine']} ({state['engine_why']}); align=True, enforce_detection=False; "
+        f"median of {args.repeats} run{'s' if args.repeats != 1 else ''} after a warm-up.",
+        "",
+        "Weights: " + "; ".join(weights_note) + ".",
+        "",
+        f"### extract_faces: {images} same-size 640 x 480 frames",
+        "",
+        "| backend | batching | device | batch_size | upstream img/s | ours img/s | ratio | faces | "
+        "max deviation from upstream's loop (box px, landmark px, confidence; inputs with another face count) | "
+        "declared tolerance (box px, landmark px, confidence) | within |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |",
+    ]
+    for r in state["detector_rows"]:
+        if "skipped" in r:
+            lines.append(f"| {r['backend']} | | | | | | | | not measured: {r['skipped']} | | |")
+            continue
+        lines.append(
+            f"| {r['backend']} | {r['mode']} | {r['device']} | {r['batch_size']} | {r['upstream_ips']:.1f} | "
+            f"{r['ours_ips']:.1f} | **{r['ratio']:.2f}x** | {r['faces']} | {_dev_cell(r['deviation'])} | "
+            f"{_tol_cell(r['tolerance'])} | {'yes' if r['within'] else '**no**'} |"
+        )
+    lines += [
+        "",
+        f"### represent: {images} same-size 640 x 480 frames",
+        "",
+        "| model | detector | device (model) | batch_size | faces | upstream loop img/s | ours img/s | ratio | "
+        "max deviation (relative) | tolerance | inputs with other facial areas |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in state["represent_rows"]:
+        if "skipped" in r:
+            lines.append(f"| {r['model']} | {r['detector']} | | | | | | | not measured: {r['skipped']} | | |")
+            continue
+        lines.append(
+            f"| {r['model']} | {r['detector']} | {r['device']} | {r['batch_size']} | {r['faces']} | "
+            f"{r['upstream_ips']:.1f} | {r['ours_ips']:.1f} | **{r['ratio']:.2f}x** | {r['deviation']:.1e} | "
+            f"{r['tolerance']:.0e} | {r['areas_differ']} |"
+        )
+    rows = [r for r in state["represent_rows"] if "skipped" not in r]
+    lines += ["", "### Target", "", target_line(rows, on_gpu)]
+    notes = list(state["notes"])
+    if state["threshold"] is not None:
+        notes.append(
+            f"yolov8n runs on planted weights: YOLO_MIN_DETECTION_CONFIDENCE={state['threshold']:.4f}, set "
+            f"for about {PLANTED_FACES_PER_IMAGE} faces per image (upstream's 0.25 finds nothing with random "
+            "weights), for upstream and ours alike. Random boxes are large, so the per-face work after "
+            "detection (crop, alignment, resizing on the CPU) weighs more than it would with real weights."
+        )
+    if "retinaface" in state["planted"]:
+        notes.append(
+            "retinaface runs on planted weights whose face score is shifted so that a few anchors pass "
+            "upstream's 0.9 threshold."
+        )
+    if state["elapsed"] is not None:
+        notes.append(f"The benchmark took {state['elapsed']:.0f} s, planting and warm-ups included.")
+    if notes:
+        lines += ["", "Notes:", "", *[n if n.startswith("- ") else f"- {n}" for n in notes]]
+    if not state["done"]:
+        lines += ["", "(still running, or cut short: the rows above are what was measured)"]
+    return "\n".join(lines) + "\n"
+
+
+def write(state: dict) -> None:
+    out = state["out"]
+    text = render(state)
+    prefix = state["existing"] + ("\n" if state["existing"] and not state["existing"].endswith("\n\n") else "")
+    out.write_text(prefix + text, encoding="utf-8")
+
+
+# -- main -------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cpu", action="store_true", help="the dry run: CPU only, tiny sizes")
+    parser.add_argument("--n", type=int, help="frames (default 128; 8 with --cpu)")
+    parser.add_argument("--batch-sizes", help="default 1,8,32,64; 1,4 with --cpu")
+    parser.add_argument("--repeats", type=int, help="timed runs per measurement, the median kept (3; 1 with --cpu)")
+    parser.add_argument("--detectors", default=DETECTORS)
+    parser.add_argument("--models", default=MODELS)
+    parser.add_argument("--represent-detector", default=TARGET_DETECTOR)
+    parser.add_argument("--engine", default="auto", choices=["auto", "onnx", "pytorch", "tensorflow"])
+    parser.add_argument("--out", help="the Markdown report (appended to a file that exists)")
+    parser.add_argument("--command", help="the command to name in the report (benchmarks/gpu/run passes its own)")
+    args = parser.parse_args()
+    if args.cpu:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""  # nothing on a GPU, wherever the dry run runs
+    args.n = args.n or (8 if args.cpu else 128)
+    args.repeats = args.repeats or (1 if args.cpu else 3)
+    batch_sizes = [int(b) for b in (args.batch_sizes or ("1,4" if args.cpu else "1,8,32,64")).split(",")]
+    detectors = [d for d in args.detectors.split(",") if d]
+    models = [m for m in args.models.split(",") if m]
+    started = dt.datetime.now(dt.timezone.utc)
+    out = Path(args.out) if args.out else Path(tempfile.gettempdir()) / f"{started:%Y-%m-%d}-gpu{'-dry' if args.cpu else ''}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    os.environ.setdefault("YOLO_OFFLINE", "true")
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")  # leave torch its GPU memory
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    notes: list[str] = []
+    engine, engine_why = choose_engine(args.engine)
+    os.environ["DEEPFACE_BACKEND_ENGINE"] = engine
+    if engine == "onnx":
+        preload_cuda_for_onnxruntime(notes)
+    weights_source = ensure_home()
+
+    shown, skip = [], False
+    for arg in sys.argv[1:]:  # the command line without --command, which names the caller
+        if skip or arg.startswith("--command="):
+            skip = False
+            continue
+        skip = arg == "--command"
+        if not skip:
+            shown.append(shlex.quote(arg))
+    python_command = " ".join(["python benchmarks/gpu/bench_gpu.py", *shown])
+    state: dict[str, Any] = {
+        "args": args,
+        "n": args.n,
+        "out": out,
+        "existing": out.read_text(encoding="utf-8") if out.exists() else "",
+        "started": started,
+        "command": args.command or python_command,
+        "python_command": python_command,
+        "engine": engine,
+        "engine_why": engine_why,
+        "weights_source": weights_source,
+        "planted": set(),
+        "real": set(),
+        "cannot_plant": {},
+        "upstream": {},
+        "detector_rows": [],
+        "represent_rows": [],
+        "notes": notes,
+        "threshold": None,
+        "elapsed": None,
+        "done": False,
+        "on_gpu": (not args.cpu) and torch_cuda(),
+        "machine": f"{platform.node() or 'unknown host'}",
+        "devices": [],
+    }
+    clock = time.perf_counter()
+    plant(sorted(set(detectors) | {args.represent_detector}), models, engine, state)
+    for name, why in state["cannot_plant"].items():
+        notes.append(f"{name}: no weights planted ({why}).")
+    state["machine"] = machine()
+    state["devices"] = device_summary()
+    if not args.cpu and not state["on_gpu"] and shutil.which("nvidia-smi"):
+        notes.append(
+            "nvidia-smi lists a GPU that torch does not see: the torch build's CUDA may need a newer "
+            "driver (TORCH_SPEC picks another build in benchmarks/gpu/run)."
+        )
+    write(state)
+    print(f"engine {engine} ({engine_why}); report: {out}", file=sys.stderr)
+
+    images = frames(args.n)
+    yolo_planted = [d for d in {*detectors, args.represent_detector} if d.startswith("yolo") and d in state["planted"]]
+    if yolo_planted:
+        import deepface_batch
+        from deepface_batch import compat
+
+        try:
+            plugin = deepface_batch.get_detector(yolo_planted[0])
+            plugin.prepare()
+            sample = [compat.get().add_border(i, True)[0] for i in images[:8]]
+            state["threshold"] = planted_threshold(plugin, sample)
+            os.environ["YOLO_MIN_DETECTION_CONFIDENCE"] = f"{state['threshold']:.6f}"
+        except Exception as err:  # the yolov8n rows will say what is wrong
+            notes.append(f"no threshold for planted {yolo_planted[0]}: {type(err).__name__}: {err}")
+
+    for backend in detectors:
+        print(f"{backend}:", file=sys.stderr)
+        # TensorFlow is imported at mtcnn's turn alone, so that it touches no other row
+        missing = tensorflow_missing() if backend == "mtcnn" else None
+        if missing:
+            state["detector_rows"].append({"backend": backend, "skipped": missing})
+            write(state)
+            continue
+        needed = REAL_ONLY.get(backend)
+        if needed and not (Path(os.environ["DEEPFACE_HOME"]) / ".deepface" / "weights" / needed).exists():
+            state["detector_rows"].append(
+                {
+                    "backend": backend,
+                    "skipped": f"no {needed} in DEEPFACE_HOME (its real weights: ../shared/weights, "
+                    "$DEEPFACE_BATCH_WEIGHTS, or benchmarks/gpu/run --stage before a device call)",
+                }
+            )
+            write(state)
+            continue
+        runs = [(backend, bench_detector)]
+        if backend.startswith("yolo"):
+            runs.append((f"{backend} half=True", bench_yolo_half))
+        for label, bench in runs:
+            try:
+                state["detector_rows"] += bench(backend, images, batch_sizes, args.repeats, state)
+            except Exception as err:
+                state["detector_rows"].append({"backend": label, "skipped": f"{type(err).__name__}: {err}"})
+                traceback.print_exc()
+            state["devices"] = device_summary()
+            write(state)
+        if backend.startswith("yolo") and not state["on_gpu"]:
+            notes.append(
+                f"{backend} half=True: on the CPU ultralytics runs in full precision whatever it "
+                "is asked (its device column says fp16 where half precision ran)."
+            )
+
+    for model in models:
+        print(f"represent {model}:", file=sys.stderr)
+        try:
+            state["represent_rows"] += bench_represent(
+                model, args.represent_detector, images, batch_sizes, args.repeats
+            )
+        except Exception as err:
+            state["represent_rows"].append(
+                {"model": model, "detector": args.represent_detector, "skipped": f"{type(err).__name__}: {err}"}
+            )
+            traceback.print_exc()
+        write(state)
+
+    state["elapsed"] = time.perf_counter() - clock
+    state["done"] = True
+    write(state)
+    print(render(state))
+    print(f"report written to {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
