@@ -47,7 +47,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, machine, weights_home  # puts the root on sys.path
+from _common import ROOT, machine, weights_home, write_result  # puts the root on sys.path
 
 #: the job's throughput must be at least this share of the library's on decoded frames
 TARGET = 0.90
@@ -315,13 +315,8 @@ def main() -> int:
     text = "\n".join(lines)
     print(text)
     if args.out:
-        out = Path(args.out)
-        if not out.exists():
-            header = f"# `deepface-batch video` end to end, {started:%Y-%m-%d}, CPU ({os.cpu_count()} cores)\n\n"
-            out.write_text(header + text + "\n")
-        else:
-            with out.open("a", encoding="utf-8") as handle:
-                handle.write("\n" + text + "\n")
+        header = f"# `deepface-batch video` end to end, {started:%Y-%m-%d}, CPU ({os.cpu_count()} cores)\n\n"
+        write_result(Path(args.out), header, text)
     return 0
 
 

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import machine, planting_home, weights_home  # puts the root on sys.path
+from _common import PLANTED_FACES_PER_IMAGE, machine, planted_threshold, planting_home, weights_home  # root on sys.path
 
 from tests.support import planting
 
@@ -63,21 +63,6 @@ def _plant(backends: list[str]) -> None:
 #: backends running on planted weights in this process
 PLANTED: set[str] = set()
 #: faces per image the threshold of a planted model is set to give, as real frames have
-PLANTED_FACES_PER_IMAGE = 2
-
-
-def _planted_threshold(plugin, images: list[np.ndarray]) -> float:
-    """A confidence threshold under which a planted (random) model finds about
-    PLANTED_FACES_PER_IMAGE faces per image of ``images``: at upstream's 0.25 it finds
-    none, and at a fixed low one some models find dozens, each cropped and kept."""
-    results = plugin.detector.model.predict(images, verbose=False, conf=0.001)
-    scores = np.sort(np.concatenate([r.boxes.conf.cpu().numpy() for r in results]))[::-1]
-    wanted = min(len(scores), PLANTED_FACES_PER_IMAGE * len(images))
-    if not wanted:
-        return 0.25
-    # midway to the next score: a threshold equal to a score would let float noise decide
-    below = scores[wanted] if wanted < len(scores) else 0.0
-    return float((scores[wanted - 1] + below) / 2)
 
 
 def same_size_set(n: int) -> list[np.ndarray]:
@@ -155,7 +140,7 @@ def bench(backend: str, images: list[np.ndarray], batch_size: int, profile: bool
     threshold = None
     if backend in PLANTED and backend.startswith("yolo"):
         sample = [layer.add_border(i, True)[0] for i in images[:8]]
-        threshold = _planted_threshold(plugin, sample)
+        threshold = planted_threshold(plugin, sample)
         os.environ["YOLO_MIN_DETECTION_CONFIDENCE"] = f"{threshold:.6f}"
     # warm both paths (weights, nets per shape, OpenCV's thread pool) before any clock
     layer.reference_extract_faces(images[0], **kwargs)

@@ -64,7 +64,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import machine, plant_recognition, weights_home
+from _common import machine, plant_recognition, weights_home, write_result
 
 MB = 1e6
 
@@ -509,15 +509,11 @@ def main() -> int:
     print(text)
     if args.out:
         out = Path(args.out)
-        if not out.exists():
-            header = (
-                f"# Soak: a stream of small frames through iter_extract_faces and iter_represent "
-                f"({dt.datetime.now(dt.timezone.utc):%Y-%m-%d}, {os.cpu_count()}-core CPU, no GPU)\n\n"
-            )
-            out.write_text(header + text + "\n")
-        else:
-            with out.open("a", encoding="utf-8") as handle:
-                handle.write("\n" + text + "\n")
+        header = (
+            f"# Soak: a stream of small frames through iter_extract_faces and iter_represent "
+            f"({dt.datetime.now(dt.timezone.utc):%Y-%m-%d}, {os.cpu_count()}-core CPU, no GPU)\n\n"
+        )
+        write_result(out, header, text)
     return 0
 
 

@@ -51,7 +51,13 @@ BENCHMARKS = Path(__file__).resolve().parent.parent
 if str(BENCHMARKS) not in sys.path:
     sys.path.insert(0, str(BENCHMARKS))
 
-from _common import machine, planting_home, weights_home  # noqa: E402  (puts the root on sys.path)
+from _common import (  # noqa: E402  (puts the root on sys.path)
+    PLANTED_FACES_PER_IMAGE,
+    machine,
+    planted_threshold,
+    planting_home,
+    weights_home,
+)
 
 from tests.support import planting  # noqa: E402
 from tests.support.paths import shared_weights_dir  # noqa: E402
@@ -62,7 +68,6 @@ MODELS = "Facenet,ArcFace"
 TARGET_RATIO = 10.0
 TARGET_MODEL, TARGET_DETECTOR, TARGET_MIN_BATCH = "Facenet", "yolov8n", 32
 #: faces per image a planted YOLO model's threshold is set to give, as in bench_detectors
-PLANTED_FACES_PER_IMAGE = 2
 #: detectors measured on real weights only, and the file each needs in DEEPFACE_HOME
 REAL_ONLY = {"centerface": "centerface.onnx"}
 
@@ -168,24 +173,6 @@ def plant(detectors: list[str], models: list[str], engine: str, state: dict) -> 
             cannot[model] = f"{type(err).__name__}: {err}"
             continue
         (state["planted"] if saved else state["real"]).add(model)
-
-
-def planted_threshold(plugin: Any, images: list) -> float:
-    """A YOLO threshold under which a planted model finds about PLANTED_FACES_PER_IMAGE
-    faces per image (at upstream's 0.25 random weights find none); as bench_detectors'
-    ``_planted_threshold``, with the scores brought back from the GPU."""
-    import numpy as np
-
-    results = plugin.detector.model.predict(images, verbose=False, conf=0.001)
-    scores = np.sort(np.concatenate([r.boxes.conf.cpu().numpy() for r in results]))[::-1]
-    wanted = min(len(scores), PLANTED_FACES_PER_IMAGE * len(images))
-    if not wanted:
-        return 0.25
-    below = scores[wanted] if wanted < len(scores) else 0.0
-    return float((scores[wanted - 1] + below) / 2)
-
-
-# -- where things run -------------------------------------------------------------------
 
 
 def _providers(session: Any) -> str:
