@@ -96,7 +96,10 @@ class _Background(Generic[R]):
     def result(self) -> R:
         # Event.wait lets Ctrl-C through while it waits, and nothing joins the thread
         # afterwards (an executor's shutdown would wait for a load stuck on a dead server)
-        self._done.wait()
+        # in short waits: a Ctrl-C that the kernel hands to another thread (OpenMP's,
+        # the loader's) only sets a flag, which the main thread reads between waits
+        while not self._done.wait(0.05):
+            pass
         if self._error is not None:
             raise self._error
         value, self._value = self._value, None

@@ -164,7 +164,10 @@ def _decode(
 def _drain(frames: queue.Queue[Any], stop: threading.Event, thread: threading.Thread) -> Iterator[Frame]:
     try:
         while True:
-            item = frames.get()
+            try:  # short waits: a Ctrl-C handed to another thread is seen between them
+                item = frames.get(timeout=0.05)
+            except queue.Empty:
+                continue
             if item is _END:
                 return
             if isinstance(item, BaseException):
