@@ -29,7 +29,7 @@ from typing import IO, Any
 
 import numpy as np
 
-LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+from deepface_batch.comparison import LANDMARKS
 
 #: every record's fields, in the order files hold them (``embedding`` only for represent)
 FIELDS = (
