@@ -55,10 +55,10 @@ def planting_home() -> Path:
 
 def plant_recognition(models: list[str]) -> None:
     """Plant the recognition models without real weights into a home that links the real ones."""
-    from deepface.commons import backend_utils
+    from deepface_batch import compat
 
     weights = planting_home()
-    engine = backend_utils.get_backend_engine()
+    engine = compat.get().backend_engine()
     for model in models:
         try:
             planting.plant_recognition(model, engine, weights)

@@ -241,11 +241,9 @@ def main() -> int:
     args = parser.parse_args()
     weights_home()
 
-    from deepface.commons import backend_utils
+    from deepface_batch import compat, demo
 
-    from deepface_batch import demo
-
-    engine = backend_utils.get_backend_engine()
+    engine = compat.get().backend_engine()
     work = Path(tempfile.mkdtemp(prefix="deepface-batch-bench-cli-"))
     atexit.register(shutil.rmtree, work, ignore_errors=True)
     clip = demo.make_clip(work / "clip.mp4", args.frames)

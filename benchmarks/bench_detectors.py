@@ -41,9 +41,9 @@ def _plant(backends: list[str]) -> None:
 
     # plant into a fresh home that links the real weights, never into the user's own
     weights = planting_home()
-    from deepface.commons import backend_utils
+    from deepface_batch import compat
 
-    engine = backend_utils.get_backend_engine()
+    engine = compat.get().backend_engine()
     calibration = [samples.astronaut(), *samples.video_frames()[:3]]
 
     def unavailable(name: str, reason: str) -> None:

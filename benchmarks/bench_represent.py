@@ -159,9 +159,9 @@ def main() -> int:
     weights_home()
     models = args.models.split(",")
     plant_recognition(sorted(set(models) | {args.memory_model}))
-    from deepface.commons import backend_utils
+    from deepface_batch import compat
 
-    engine = backend_utils.get_backend_engine()
+    engine = compat.get().backend_engine()
     images = frames(args.n)
     rows = []
     for model in models:

@@ -465,9 +465,9 @@ def main() -> int:
 
     weights_home()
     plant_recognition([args.model])
-    from deepface.commons import backend_utils
+    from deepface_batch import compat
 
-    engine = backend_utils.get_backend_engine()
+    engine = compat.get().backend_engine()
     sizes = {
         "extract": args.frames,
         "represent": min(args.frames, 50_000) if args.represent_frames is None else args.represent_frames,

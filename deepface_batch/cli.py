@@ -270,11 +270,11 @@ def _backends(_: argparse.Namespace) -> int:
     from deepface_batch.errors import DetectorUnavailableError
 
     layer = compat.get()
-    from deepface.commons import backend_utils
+    from deepface_batch import compat
 
     print(
         f"deepface {layer.VERSION} (compat {compat.check_version().rsplit('.', 1)[-1]}), "
-        f"engine {backend_utils.get_backend_engine()}, import hook "
+        f"engine {compat.get().backend_engine()}, import hook "
         f"{'active' if _hook_active() else 'not active'}"
         f"{' (turned off by ' + settings.DISABLE + ')' if settings.flag(settings.DISABLE, False) else ''}"
     )

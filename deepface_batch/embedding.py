@@ -11,7 +11,8 @@ picks the call by what the client is:
   overhead is paid once per stack). What upstream does after the network is restated
   (``_keras_post``, ``_rows``: ``FacialRecognition.forward`` in
   deepface/models/FacialRecognition.py, and VGG-Face's L2 normalisation in
-  deepface/models/facial_recognition/tf/VGGFace.py, deepface 0.0.103); a client that
+  deepface/models/facial_recognition/tf/VGGFace.py, deepface 0.0.103, ``VGGFace.py`` at
+  the top of ``facial_recognition/`` in 0.0.100 and 0.0.101, the same code); a client that
   overrides ``forward`` in a way this module does not know goes through its own
   ``forward`` instead. Measurements: benchmarks/results/2026-11-24-cpu-represent.md.
 * **onnxruntime** and **pytorch**: ``forward`` on a stack is already one session run or
@@ -25,8 +26,8 @@ picks the call by what the client is:
 * **Buffalo_L** (insightface): upstream loops over the faces; so does the embedder.
 
 A face's embedding must not depend on the faces stacked with it: every ``forward`` and
-``predict`` of deepface 0.0.103 was read for steps that look at the whole stack, and
-:data:`_PER_FACE` lists those found to work face by face. Dlib's scaling test is the only
+``predict`` of deepface 0.0.100 to 0.0.103 was read for steps that look at the whole
+stack, and :data:`_PER_FACE_METHODS` lists those found to work face by face. Dlib's scaling test is the only
 one that looks at the stack's values; a client whose ``forward`` or ``predict`` is not
 known here runs one face per call (:class:`LoopEmbedder`), as it cannot be mixed up.
 
@@ -224,32 +225,50 @@ def _keras_post(model_name: str, client: Any) -> Callable[[np.ndarray], Any] | N
     forward = type(client).forward
     if forward is FacialRecognition.forward:
         return lambda out: out.tolist()
-    if model_name == "VGG-Face" and forward.__module__.endswith(".tf.VGGFace"):
+    vgg = compat.get().RECOGNITION_MODULES.get("tf.VGGFace")
+    if model_name == "VGG-Face" and forward.__module__ == vgg:
         return lambda out: verification.l2_normalize(out.tolist(), axis=1).tolist()
     return None
 
 
-#: ``forward`` and ``predict`` methods of deepface 0.0.103 whose result for each face of a
-#: stack depends on that face alone (each was read): the onnx and pytorch base classes run
-#: the stack through the network in float32 (inference mode: batch norm uses its stored
-#: statistics) and VGG-Face L2-normalises row by row. Dlib's is here with the key of its
-#: whole-stack test, which :class:`GroupedEmbedder` keeps per face.
-_PER_FACE: dict[tuple[str, str], Callable[[np.ndarray], Hashable] | None] = {
-    (f"deepface.models.facial_recognition.{module}", name): None
-    for module, name in (
-        ("onnx.OnnxFacialRecognition", "OnnxFacialRecognition.forward"),
-        ("onnx.OnnxFacialRecognition", "OnnxFacialRecognition.predict"),
-        ("onnx.VGGFace", "VggFaceClient.forward"),
-        ("pytorch.TorchFacialRecognition", "TorchFacialRecognition.forward"),
-        ("pytorch.TorchFacialRecognition", "TorchFacialRecognition.predict"),
-        ("pytorch.VGGFace", "VggFaceClient.forward"),
-    )
+def _is_keras(client: Any) -> bool:
+    """Whether ``client`` runs a Keras model (the tensorflow engine's clients, wherever a
+    release keeps them; Dlib's and SFace's models are not Keras ones)."""
+    root = type(getattr(client, "model", None)).__module__.split(".")[0]
+    return root in {"keras", "tf_keras", "tensorflow"}
+
+
+#: ``forward`` and ``predict`` methods of deepface 0.0.100 to 0.0.103 whose result for each
+#: face of a stack depends on that face alone (each was read, in each release): the onnx and
+#: pytorch base classes run the stack through the network in float32 (inference mode: batch
+#: norm uses its stored statistics) and VGG-Face L2-normalises row by row. Dlib's is here
+#: with the key of its whole-stack test, which :class:`GroupedEmbedder` keeps per face. The
+#: keys are layout-free module names; ``compat.get().RECOGNITION_MODULES`` says where the
+#: installed release keeps each (a release without one has none of its methods).
+_PER_FACE_METHODS: dict[tuple[str, str], Callable[[np.ndarray], Hashable] | None] = {
+    ("onnx.OnnxFacialRecognition", "OnnxFacialRecognition.forward"): None,
+    ("onnx.OnnxFacialRecognition", "OnnxFacialRecognition.predict"): None,
+    ("onnx.VGGFace", "VggFaceClient.forward"): None,
+    ("pytorch.TorchFacialRecognition", "TorchFacialRecognition.forward"): None,
+    ("pytorch.TorchFacialRecognition", "TorchFacialRecognition.predict"): None,
+    ("pytorch.VGGFace", "VggFaceClient.forward"): None,
+    ("dlib.Dlib", "DlibClient.forward"): _dlib_scales,
 }
-_PER_FACE[("deepface.models.facial_recognition.dlib.Dlib", "DlibClient.forward")] = _dlib_scales
+
+
+def per_face_methods() -> dict[tuple[str, str], Callable[[np.ndarray], Hashable] | None]:
+    """:data:`_PER_FACE_METHODS` keyed by the installed release's ``(module, qualname)``."""
+    modules = compat.get().RECOGNITION_MODULES
+    return {
+        (modules[module], name): key
+        for (module, name), key in _PER_FACE_METHODS.items()
+        if module in modules
+    }
 
 
 def _known(method: Any) -> bool:
-    return (getattr(method, "__module__", ""), getattr(method, "__qualname__", "")) in _PER_FACE
+    where = (getattr(method, "__module__", ""), getattr(method, "__qualname__", ""))
+    return where in per_face_methods()
 
 
 def _fixed_batch_of_one(client: Any) -> bool:
@@ -263,8 +282,7 @@ def _fixed_batch_of_one(client: Any) -> bool:
 
 def make_embedder(model_name: str, client: Any) -> Embedder:
     """The fastest correct embedder for an upstream recognition client."""
-    module = type(client).__module__
-    if ".tf." in module:
+    if _is_keras(client):
         post = _keras_post(model_name, client)
         if post is not None:
             return KerasEmbedder(model_name, client, post)
@@ -276,7 +294,7 @@ def make_embedder(model_name: str, client: Any) -> Embedder:
     predict = getattr(type(client), "predict", None)
     if not _known(forward) or (predict is not None and not _known(predict)):
         return LoopEmbedder(model_name, client)
-    key = _PER_FACE[(forward.__module__, forward.__qualname__)]
+    key = per_face_methods()[(forward.__module__, forward.__qualname__)]
     if key is not None:
         return GroupedEmbedder(model_name, client, key)
     return Embedder(model_name, client)

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from deepface_batch import compat, inputs
+from deepface_batch.errors import UnsupportedDeepfaceVersion
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +97,10 @@ def _wrap_represent(original: Callable[..., Any]) -> Callable[..., Any]:
         model_name = options.get("model_name", "VGG-Face")
         if model_name not in layer.RECOGNITION_MODELS:
             return original(*args, **kwargs)  # upstream's own error for an unknown model
+        for name, default in layer.REPRESENT_UPSTREAM_ONLY.items():
+            # e.g. 0.0.100's cryptosystem: upstream's own code, unbatched
+            if options.pop(name, default) is not default:
+                return original(*args, **kwargs)
         from deepface_batch import api, representation  # they import deepface: import late
 
         upstreams = not settings().get("detect_without_border")
@@ -134,7 +139,11 @@ def patch_module(module_name: str) -> bool:
     The import hook calls this as soon as a target module has run, so deepface is patched
     even when a user never imports deepface_batch.
     """
-    compat.check_version()
+    try:
+        compat.check_version()
+    except UnsupportedDeepfaceVersion as err:
+        compat.refuse(err)
+        return False
     module = sys.modules.get(module_name) or importlib.import_module(module_name)
     changed = False
     with _lock:
@@ -166,12 +175,18 @@ def patch(**options: Any) -> bool:
     Returns:
         True if this call patched anything; False when deepface was patched already.
 
+    When the installed deepface is not one deepface_batch supports, nothing changes:
+    deepface stays upstream's, with one :class:`compat.UnsupportedDeepfaceWarning` per
+    process naming the installed and the supported releases, and this returns False.
+
     Raises:
-        UnsupportedDeepfaceVersion: before changing anything, when the installed deepface
-            is not one deepface_batch supports.
         TypeError, ValueError: a setting that does not exist, or a value it cannot take.
     """
-    compat.check_version()
+    try:
+        compat.check_version()
+    except UnsupportedDeepfaceVersion as err:
+        compat.refuse(err)
+        return False
     _configure(options)
     changed = False
     for module_name in TARGETS:

@@ -24,9 +24,9 @@ def weights_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def engine() -> str:
-    from deepface.commons import backend_utils
+    from deepface_batch import compat
 
-    return backend_utils.get_backend_engine()
+    return compat.get().backend_engine()
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -504,13 +504,13 @@ def test_resume_repairs_a_csv_row_cut_in_half(data, tmp_path, extract_run):
 
 
 def test_backends_lists_every_backend_in_aligned_columns():
-    from deepface.commons import backend_utils
+    from deepface_batch import compat
 
     run = cli("backends")
     assert run.returncode == 0, run.stderr
     first, header, *rows = run.stdout.splitlines()
     assert first.startswith(f"deepface {deepface_version()} ")
-    assert f"engine {backend_utils.get_backend_engine()}" in first and "import hook " in first
+    assert f"engine {compat.get().backend_engine()}" in first and "import hook " in first
     assert header.split() == ["backend", "batching", "tolerance", "here"]
     plugins = deepface_batch.detectors()
     assert [row.split()[0] for row in rows] == list(plugins)

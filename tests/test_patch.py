@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import threading
 
 import numpy as np
 import pytest
@@ -169,10 +170,13 @@ def test_unsupported_version_is_refused_before_any_change(monkeypatch):
     deepface_batch.unpatch()
     original = detection.extract_faces
     monkeypatch.setattr(compat, "installed_version", lambda: "0.0.79")
-    refusal = r"deepface 0\.0\.79 is not supported.*pip install deepface==0\.0\.103"
-    with pytest.raises(UnsupportedDeepfaceVersion, match=refusal):
-        deepface_batch.patch()
+    monkeypatch.setattr(compat, "_refused", threading.Event())  # this test's own warning
+    refusal = r"deepface 0\.0\.79 is installed.*supports deepface 0\.0\.100, 0\.0\.101, 0\.0\.102, 0\.0\.103"
+    with pytest.warns(compat.UnsupportedDeepfaceWarning, match=refusal):
+        assert deepface_batch.patch() is False
     assert detection.extract_faces is original
+    with pytest.raises(UnsupportedDeepfaceVersion, match=refusal):
+        compat.check_version()
 
 
 def test_unpatch_leaves_someone_elses_wrapper(caplog):

@@ -1,4 +1,4 @@
-"""One module per deepface layout deepface_batch supports.
+"""One module per deepface layout deepface_batch supports: 0.0.100 to 0.0.103.
 
 Each module offers the same functions, built on that deepface version's own helpers, so
 that the engine never reaches into deepface directly. The functions and constants every
@@ -6,6 +6,28 @@ such module must provide are declared by :class:`CompatLayer` (tests/test_compat
 each module in :data:`SUPPORTED`, and every ``compat.get().NAME`` the package uses, to
 it). ``get()`` returns the module for the installed deepface, or raises
 :class:`UnsupportedDeepfaceVersion` naming what to do.
+
+Releases and layouts
+--------------------
+
+* 0.0.100 (:mod:`~deepface_batch.compat.v0_0_100`): TensorFlow only; ``modeling``'s
+  registry holds client classes; no ``commons/backend_utils``.
+* 0.0.101 (:mod:`~deepface_batch.compat.v0_0_101`): a registry of dotted paths per engine,
+  PyTorch beside TensorFlow; ``represent`` takes ``cryptosystem``.
+* 0.0.102 and 0.0.103 (:mod:`~deepface_batch.compat.v0_0_103`): onnxruntime added (the
+  default engine), each engine's clients in their own package, ``cryptosystem`` gone.
+
+The glue the releases share is :mod:`~deepface_batch.compat._shared` (restated from
+0.0.103); each release's module docstring lists what it reads differently and why.
+``pyproject.toml`` depends on the same range (``deepface>=0.0.100,<0.0.104``), so that
+installing deepface-batch never moves the deepface a project has; outside it, ``patch()``
+and the import hook leave deepface alone with one warning (:func:`refuse`) and the
+package's own API raises :class:`UnsupportedDeepfaceVersion` with the same message.
+
+Adding a release: diff its ``modules/detection.py``, ``representation.py``,
+``preprocessing.py``, ``modeling.py`` and ``models/`` against the nearest supported one,
+write ``vX_Y_Z.py`` from the nearest module (the :class:`CompatLayer` list is what it must
+provide), add it to :data:`SUPPORTED` and widen the range in ``pyproject.toml``.
 
 Mirrored third-party internals: the upgrade checklist
 -----------------------------------------------------
@@ -18,15 +40,16 @@ upstream's own single-image calls and catch a result that drifted.
 
 deepface 0.0.103 (``deepface/`` below is the installed package):
 
-* ``compat/v0_0_103.py``, all of it: the glue of ``deepface/modules/detection.py``
+* ``compat/_shared.py``, all of it: the glue of ``deepface/modules/detection.py``
   (``extract_faces``: the argument defaults, the black border, the tail from
   ``FaceNotDetected`` to the result dicts and ``ImgNotFound``; ``detect_faces``: the
   negative ``expand_percentage`` warning, ``max_faces`` by area, the ``skip`` region),
   of ``deepface/modules/representation.py`` (``represent``: the argument defaults, the
   ``skip`` face dict, ``max_faces`` and the spoof check, resize and normalisation of a
   face, the embedding normalisations and the result dict) and of
-  ``deepface/modules/modeling.py`` (``AVAILABLE_MODELS`` keys, ``build_model`` tasks).
-  A new deepface release gets a new ``v0_0_NNN.py`` and an entry in :data:`SUPPORTED`.
+  ``deepface/modules/modeling.py`` (``AVAILABLE_MODELS`` keys, ``build_model`` tasks);
+  ``compat/v0_0_100.py`` ``finish`` (0.0.100's face scaling) and each module's
+  ``RECOGNITION_MODULES`` (where the release keeps the clients ``embedding.py`` reads).
 * Each plugin's mapping of raw backend output to ``FacialAreaRegion`` (``regions_of``),
   and the preprocessing it does instead of upstream's detector, per
   ``deepface/models/face_detection/``:
@@ -54,7 +77,7 @@ deepface 0.0.103 (``deepface/`` below is the installed package):
   a stack of one flattened) and ``deepface/models/facial_recognition/tf/VGGFace.py``
   ``VggFaceClient.forward`` (L2 normalisation by row); ``_dlib_scales`` restates the
   ``img.max() <= 1`` test of ``facial_recognition/dlib/Dlib.py`` ``DlibClient.forward``;
-  ``_PER_FACE`` records methods read and found per-face (``onnx/OnnxFacialRecognition.py``,
+  ``_PER_FACE_METHODS`` records methods read and found per-face (``onnx/OnnxFacialRecognition.py``,
   ``onnx/VGGFace.py``, ``pytorch/TorchFacialRecognition.py``, ``pytorch/VGGFace.py``),
   to be read again; ``make_embedder`` knows SFace's fixed batch of one and Buffalo_L's
   loop.
@@ -95,6 +118,8 @@ the weights the export lists as inputs, outputs ``537``-``540``, NCHW), and
 from __future__ import annotations
 
 import importlib
+import threading
+import warnings
 from importlib import metadata
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -105,12 +130,22 @@ if TYPE_CHECKING:
     import numpy as np
     from deepface.models.Detector import DetectedFace, FacialAreaRegion
 
-# deepface version -> compat module. 0.0.103 is the current release.
+# deepface release -> compat module. 0.0.103 is the newest release on the registry.
 SUPPORTED: dict[str, str] = {
+    "0.0.100": "deepface_batch.compat.v0_0_100",
+    "0.0.101": "deepface_batch.compat.v0_0_101",
+    "0.0.102": "deepface_batch.compat.v0_0_103",
     "0.0.103": "deepface_batch.compat.v0_0_103",
 }
+#: the same range as pyproject.toml's dependency (tests/test_compat.py holds the two equal)
+REQUIREMENT = "deepface>=0.0.100,<0.0.104"
 
 _cached: ModuleType | None = None
+_refused = threading.Event()
+
+
+class UnsupportedDeepfaceWarning(UserWarning):
+    """The installed deepface is outside the supported range: deepface is left unpatched."""
 
 
 class CompatLayer(Protocol):
@@ -122,11 +157,18 @@ class CompatLayer(Protocol):
     deepface only through these names.
     """
 
+    # -- the release ----------------------------------------------------------------------
+    VERSION: str
+    """The installed deepface release, one of ``RELEASES``, e.g. ``"0.0.103"``."""
 
+    RELEASES: tuple[str, ...]
+    """The deepface releases the module serves (releases of one layout share a module)."""
+
+    def backend_engine(self) -> str:
+        """The engine deepface runs on: ``tensorflow``, ``pytorch`` or ``onnx``."""
+        ...
 
     # -- extract_faces --------------------------------------------------------------------
-    VERSION: str
-    """The deepface version the module is written against, e.g. ``"0.0.103"``."""
 
     DETECTORS: tuple[str, ...]
     """Every ``detector_backend`` upstream accepts, in upstream's order, ``"skip"`` last."""
@@ -198,6 +240,15 @@ class CompatLayer(Protocol):
     REPRESENT_DEFAULTS: dict[str, Any]
     """Upstream ``represent``'s keyword arguments besides ``img_path``, with defaults."""
 
+    REPRESENT_UPSTREAM_ONLY: dict[str, Any]
+    """``represent`` arguments of this release left to upstream's own code, with their
+    defaults: a patched call that sets one otherwise runs upstream's ``represent``."""
+
+    RECOGNITION_MODULES: dict[str, str]
+    """Where this release keeps the recognition modules ``embedding.py`` has read: a
+    layout-free name (``"tf.VGGFace"``, ``"pytorch.TorchFacialRecognition"``, ...) to the
+    dotted module path; a module the release lacks is absent."""
+
     def reference_represent(self, img: Any, **kwargs: Any) -> list[dict[str, Any]]:
         """Upstream's own single-image ``represent``, unpatched."""
         ...
@@ -244,21 +295,36 @@ def installed_version() -> str | None:
         return None
 
 
+def unsupported_message(version: str | None) -> str:
+    """What to tell a user whose deepface (``None``: none installed) is not supported."""
+    supported = ", ".join(SUPPORTED)
+    if version is None:
+        return (
+            f"deepface is not installed; deepface_batch supports deepface {supported}. "
+            f"Install one with: pip install '{REQUIREMENT}'"
+        )
+    return (
+        f"deepface {version} is installed, and deepface_batch supports deepface {supported} "
+        f"({REQUIREMENT}); deepface is left unpatched and runs as upstream wrote it. Install "
+        f"a supported release (pip install '{REQUIREMENT}') or a deepface-batch release "
+        f"that supports deepface {version}."
+    )
+
+
 def check_version(version: str | None = None) -> str:
     """Return the compat module path for ``version`` or raise with what to do."""
     version = installed_version() if version is None else version
-    if version is None:
-        raise UnsupportedDeepfaceVersion(
-            "deepface is not installed; install a supported version with: "
-            f"pip install deepface=={max(SUPPORTED)}"
-        )
     if version not in SUPPORTED:
-        raise UnsupportedDeepfaceVersion(
-            f"deepface {version} is not supported by deepface_batch; supported: "
-            f"{', '.join(sorted(SUPPORTED))}. Install one with: "
-            f"pip install deepface=={max(SUPPORTED)}"
-        )
+        raise UnsupportedDeepfaceVersion(unsupported_message(version))
     return SUPPORTED[version]
+
+
+def refuse(err: UnsupportedDeepfaceVersion) -> None:
+    """Warn once per process, for ``patch()`` and the import hook alike, that deepface is
+    left unpatched (the library API raises ``err`` instead)."""
+    if not _refused.is_set():
+        _refused.set()
+        warnings.warn(str(err), UnsupportedDeepfaceWarning, stacklevel=3)
 
 
 def get() -> CompatLayer:

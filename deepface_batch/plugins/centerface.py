@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -208,7 +208,7 @@ class CenterFacePlugin(UpstreamDetectorPlugin):
         height, width = image.shape[:2]
         model = CenterFace.__new__(CenterFace)  # upstream's forward, without reading the file
         model.net = self._opencv_net(model.transform(height, width)[:2])
-        detections, landmarks = model.forward(image, height, width, threshold=threshold)
+        detections, landmarks = _or_none_found(model.forward, image, height, width, threshold)
         return regions_of(detections, landmarks)
 
     def _detect_group(self, images: list[np.ndarray]) -> list[list[FacialAreaRegion]]:
@@ -235,14 +235,30 @@ class CenterFacePlugin(UpstreamDetectorPlugin):
         results = []
         for i in range(len(images)):
             one = slice(i, i + 1)
-            detections, landmarks = helper.postprocess(
-                heatmap[one], lms[one], offset[one], scale[one], threshold
+            detections, landmarks = _or_none_found(
+                helper.postprocess, heatmap[one], lms[one], offset[one], scale[one], threshold
             )
             results.append(regions_of(detections, landmarks))
         return results
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[FacialAreaRegion]]:
         return run_grouped(images, self._detect_group, max_pixels=PIXELS_PER_PASS)
+
+
+def _or_none_found(
+    postprocess: Callable[..., tuple[np.ndarray, np.ndarray]], *args: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Upstream's post-processing, or no detections where it fails for want of any.
+
+    deepface 0.0.100 and 0.0.101's ``CenterFace.postprocess`` leaves ``boxes_np`` unbound
+    on an image without a detection, so their own ``extract_faces`` raises
+    ``UnboundLocalError`` there; 0.0.102 returns these empty arrays instead. A batch must
+    not fail for a frame without a face, so the plugin answers as 0.0.102 does.
+    """
+    try:
+        return postprocess(*args)
+    except UnboundLocalError:
+        return np.empty((0, 5), dtype=np.float32), np.empty((0, 10), dtype=np.float32)
 
 
 def regions_of(detections: np.ndarray, landmarks: np.ndarray) -> list[FacialAreaRegion]:

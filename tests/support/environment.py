@@ -131,12 +131,13 @@ def recognition_model(model_name: str, task: str = "facial_recognition") -> None
     itself refuses on this engine (DeepFace on TensorFlow 2.13+, Buffalo_L without
     insightface) skips with upstream's reason.
     """
-    from deepface.commons import backend_utils
     from deepface.modules import modeling
+
+    from deepface_batch import compat
 
     key = (task, model_name)
     if key not in _MODELS_READY:
-        engine = backend_utils.get_backend_engine()
+        engine = compat.get().backend_engine()
         reason = None
         try:
             planting.plant_recognition(model_name, engine, WEIGHTS_DIR, task)

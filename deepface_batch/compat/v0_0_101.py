@@ -1,0 +1,92 @@
+"""deepface 0.0.101: TensorFlow and PyTorch, model sources in a registry of dotted paths
+per engine (``modeling.AVAILABLE_MODELS``), TensorFlow clients still at the top of
+``facial_recognition/`` and PyTorch ones in ``facial_recognition/pytorch``.
+
+Against 0.0.103 (the glue of :mod:`deepface_batch.compat._shared`), read in
+``modules/detection.py``, ``representation.py``, ``preprocessing.py`` and ``modeling.py``:
+
+* ``representation.represent`` takes ``cryptosystem`` (a LightPHE system) and adds
+  ``encrypted_embedding`` to each result when it is given. deepface_batch does not batch
+  that: a call with a cryptosystem runs upstream's own ``represent``
+  (``REPRESENT_UPSTREAM_ONLY``); the package's own API does not take it.
+* ``detection.extract_face`` slices the face without clipping its box first (0.0.103
+  clips, so that a negative coordinate no longer wraps around); the glue calls upstream's
+  own function, so each release keeps its own crop.
+* ``preprocessing.normalize_input`` ("Facenet") has no floor under the standard deviation;
+  called, not restated.
+* ``modeling``: no onnx engine, no ``tf/``, ``onnx/`` and ``dlib/`` packages; the
+  ``AVAILABLE_MODELS`` keys and ``build_model(task, model_name)`` are 0.0.103's.
+* Detectors: ``CenterFace.detect_faces`` fails on an image without detections (0.0.103
+  returns empty arrays); the plugin maps raw output itself, as on 0.0.103.
+"""
+
+from __future__ import annotations
+
+import deepface
+from deepface.commons import backend_utils
+
+from deepface_batch.compat._shared import (
+    DETECTORS,
+    EXTRACT_FACES_DEFAULTS,
+    RECOGNITION_MODELS,
+    add_border,
+    build_detector,
+    build_recognition_model,
+    clamp_expand_percentage,
+    faces_from_regions,
+    finish,
+    load_image,
+    reference_extract_faces,
+    reference_represent,
+    represent_entry,
+    represent_input,
+    represent_select,
+    represent_skip_faces,
+    shift_regions,
+    skip_faces,
+)
+from deepface_batch.compat.v0_0_100 import REPRESENT_DEFAULTS, REPRESENT_UPSTREAM_ONLY
+
+__all__ = [
+    "DETECTORS",
+    "EXTRACT_FACES_DEFAULTS",
+    "RECOGNITION_MODELS",
+    "RECOGNITION_MODULES",
+    "RELEASES",
+    "REPRESENT_DEFAULTS",
+    "REPRESENT_UPSTREAM_ONLY",
+    "VERSION",
+    "add_border",
+    "backend_engine",
+    "build_detector",
+    "build_recognition_model",
+    "clamp_expand_percentage",
+    "faces_from_regions",
+    "finish",
+    "load_image",
+    "reference_extract_faces",
+    "reference_represent",
+    "represent_entry",
+    "represent_input",
+    "represent_select",
+    "represent_skip_faces",
+    "shift_regions",
+    "skip_faces",
+]
+
+RELEASES: tuple[str, ...] = ("0.0.101",)
+VERSION: str = deepface.__version__
+
+_RECOGNITION = "deepface.models.facial_recognition"
+RECOGNITION_MODULES: dict[str, str] = {
+    "tf.VGGFace": f"{_RECOGNITION}.VGGFace",
+    "pytorch.TorchFacialRecognition": f"{_RECOGNITION}.pytorch.TorchFacialRecognition",
+    "pytorch.VGGFace": f"{_RECOGNITION}.pytorch.VGGFace",
+    "dlib.Dlib": f"{_RECOGNITION}.Dlib",
+}
+
+
+
+def backend_engine() -> str:
+    """The engine deepface runs on: ``tensorflow`` or ``pytorch``."""
+    return backend_utils.get_backend_engine()
