@@ -5,4 +5,5 @@
   pytest plugin (``-p tests.support.environment`` in pyproject.toml's addopts).
 * ``planting``: seeded weights of the real architectures, where no real ones are here.
 * ``helpers``: small helpers of the test modules.
+* ``photos``: deepface's test photos committed in tests/data, and small-face frames of them.
 """
