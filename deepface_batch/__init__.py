@@ -27,7 +27,7 @@ from deepface_batch.errors import (
     WeightFileError,
 )
 from deepface_batch.patch import is_patched, patch, patched, unpatch, unpatched
-from deepface_batch.plugin import BatchMode, DetectorPlugin, Requirement, Tolerance
+from deepface_batch.plugin import BatchMode, BorderAgreement, DetectorPlugin, Requirement, Tolerance
 from deepface_batch.registry import (
     detectors,
     get_detector,
@@ -45,6 +45,7 @@ except _metadata.PackageNotFoundError:  # a source tree that was never installed
 __all__ = [
     "BatchMode",
     "BatchModeError",
+    "BorderAgreement",
     "DeepfaceBatchError",
     "DetectorNameTakenError",
     "DetectorPlugin",

@@ -7,11 +7,12 @@ parity check, so it imports no test framework: a user's environment without pyte
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from deepface_batch.plugin import Tolerance
+from deepface_batch.plugin import BorderAgreement, Tolerance
 
 LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
@@ -146,3 +147,140 @@ def deviation(
                     worst["landmark_px"] = max(worst["landmark_px"], _distance(area_a[key], area_b[key]))
             worst["confidence"] = max(worst["confidence"], abs(a["confidence"] - b["confidence"]))
     return worst
+
+
+# --- agreement between two detectors' results: faces matched by overlap -----------------
+
+#: the intersection over union at which two boxes are taken for the same face
+MATCH_IOU = 0.5
+
+
+def _box(face: dict[str, Any]) -> tuple[int, int, int, int]:
+    area = face["facial_area"]
+    return area["x"], area["y"], area["w"], area["h"]
+
+
+def iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two ``(x, y, w, h)`` boxes."""
+    width = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    height = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
+def match_faces(
+    actual: Sequence[dict[str, Any]], expected: Sequence[dict[str, Any]], min_iou: float = MATCH_IOU
+) -> list[tuple[int, int]]:
+    """Pairs ``(i, j)`` of ``actual[i]`` and ``expected[j]`` taken for the same face:
+    greedily, the pair with the largest intersection over union first, down to
+    ``min_iou``; each face in at most one pair."""
+    pairs = sorted(
+        ((iou(_box(a), _box(b)), i, j) for i, a in enumerate(actual) for j, b in enumerate(expected)),
+        reverse=True,
+    )
+    used_a: set[int] = set()
+    used_b: set[int] = set()
+    matched = []
+    for overlap, i, j in pairs:
+        if overlap < min_iou:
+            break
+        if i not in used_a and j not in used_b:
+            used_a.add(i)
+            used_b.add(j)
+            matched.append((i, j))
+    return sorted(matched)
+
+
+@dataclass
+class Agreement:
+    """How one run's faces agree with another's (the reference's) over a set of images.
+
+    Only faces with a confidence above 0 count: with ``enforce_detection=False``, upstream
+    returns the whole image, at confidence 0, for an image without faces.
+
+    Attributes:
+        found: faces the reference found (upstream's default result).
+        found_here: faces the run found.
+        both: faces matched between the two (:func:`match_faces`).
+        box_px: each matched face's box deviation in pixels, the largest of the
+            differences in x, y, w and h.
+        box_fraction: each matched face's box deviation over the reference box's width.
+        missed: ``(image index, box)`` of the reference's faces the run did not find.
+        extra: ``(image index, box)`` of the run's faces the reference did not find.
+    """
+
+    found: int = 0
+    found_here: int = 0
+    both: int = 0
+    box_px: list[float] = field(default_factory=list)
+    box_fraction: list[float] = field(default_factory=list)
+    missed: list[tuple[int, tuple[int, int, int, int]]] = field(default_factory=list)
+    extra: list[tuple[int, tuple[int, int, int, int]]] = field(default_factory=list)
+
+    @property
+    def recall(self) -> float:
+        """The fraction of the reference's faces the run found too (1 when it found none)."""
+        return self.both / self.found if self.found else 1.0
+
+    @property
+    def precision(self) -> float:
+        """The fraction of the run's faces the reference found too (1 when the run found none)."""
+        return self.both / self.found_here if self.found_here else 1.0
+
+    @property
+    def max_box_px(self) -> float:
+        return max(self.box_px, default=0.0)
+
+    @property
+    def median_box_px(self) -> float:
+        return float(np.median(self.box_px)) if self.box_px else 0.0
+
+    @property
+    def max_box_fraction(self) -> float:
+        return max(self.box_fraction, default=0.0)
+
+    def problems(self, declared: BorderAgreement) -> list[str]:
+        """Where the agreement falls short of ``declared``, measured next to allowed."""
+        problems = []
+        if self.recall < declared.recall:
+            problems.append(
+                f"recall {self.recall:.3f} ({self.both} of the {self.found} faces upstream finds; "
+                f"declared at least {declared.recall}); missed (image, box): {self.missed}"
+            )
+        if self.precision < declared.precision:
+            problems.append(
+                f"precision {self.precision:.3f} ({self.both} of the {self.found_here} faces found "
+                f"upstream finds too; declared at least {declared.precision}); extra (image, box): {self.extra}"
+            )
+        if self.max_box_px > declared.box_px:
+            problems.append(
+                f"box deviation of matched faces up to {self.max_box_px:g} px "
+                f"(declared at most {declared.box_px:g})"
+            )
+        if self.max_box_fraction > declared.box_fraction:
+            problems.append(
+                f"box deviation of matched faces up to {self.max_box_fraction:.3f} of the face's width "
+                f"(declared at most {declared.box_fraction:g})"
+            )
+        return problems
+
+
+def agreement(actual: Sequence[Sequence[dict[str, Any]]], expected: Sequence[Sequence[dict[str, Any]]]) -> Agreement:
+    """How ``actual``'s faces agree with ``expected``'s, input by input, over all inputs."""
+    result = Agreement()
+    for index, (got, want) in enumerate(zip(actual, expected)):
+        got = [face for face in got if face["confidence"] > 0]
+        want = [face for face in want if face["confidence"] > 0]
+        pairs = match_faces(got, want)
+        result.found += len(want)
+        result.found_here += len(got)
+        result.both += len(pairs)
+        for i, j in pairs:
+            deviation = float(max(abs(a - b) for a, b in zip(_box(got[i]), _box(want[j]))))
+            result.box_px.append(deviation)
+            result.box_fraction.append(deviation / max(1, _box(want[j])[2]))
+        result.missed += [(index, _box(want[j])) for j in sorted(set(range(len(want))) - {j for _, j in pairs})]
+        result.extra += [(index, _box(got[i])) for i in sorted(set(range(len(got))) - {i for i, _ in pairs})]
+    return result

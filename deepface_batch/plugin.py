@@ -51,6 +51,39 @@ class Tolerance:
 
 EXACT = Tolerance()
 
+
+@dataclass(frozen=True)
+class BorderAgreement:
+    """How ``detect_without_border=True`` agrees with upstream's default result, declared
+    per plugin from measurements and checked by the contract suite.
+
+    Without upstream's black border the detector sees other pixels, so the faces found may
+    differ: this is not a tolerance but the agreement measured on real photos and on
+    video-like frames with small faces (``benchmarks/bench_border.py``), with a little
+    margin. Faces are matched greedily by intersection over union (at least 0.5), among
+    those with a confidence above 0, over a whole set of images.
+
+    Attributes:
+        recall: the smallest fraction of the faces upstream finds that are found without
+            the border too.
+        precision: the smallest fraction of the faces found without the border that
+            upstream finds too (low where the border hides faces from upstream: the
+            faces found only without it are then faces upstream missed).
+        box_px: the largest deviation of a matched face's box, in pixels: the largest of
+            the differences in x, y, w and h (as :attr:`Tolerance.box_px`).
+        box_fraction: the same deviation over the width of upstream's box: the pixels
+            say little for faces of every size, from 10 to 500 pixels wide.
+
+    The defaults declare full agreement, as :class:`Tolerance`'s declare an exact result:
+    a declaration names every attribute its measurements loosen.
+    """
+
+    recall: float = 1.0
+    precision: float = 1.0
+    box_px: float = 0.0
+    box_fraction: float = 0.0
+
+
 #: side of the black image a freshly loaded upstream detector is probed with
 PROBE_SIZE = 64
 
@@ -84,11 +117,15 @@ class DetectorPlugin(ABC):
             in :mod:`deepface_batch.testing` proves it.
         requires: packages the plugin needs, with the pip command for each.
         detects_faces: ``False`` for ``skip``, which takes the whole image as the face.
+        border_agreement: how ``detect_without_border=True`` agrees with upstream's
+            default result, as measured; ``None`` (the default) is undeclared, and the
+            contract suite then checks nothing about it.
     """
 
     name: ClassVar[str]
     batch_mode: ClassVar[BatchMode] = BatchMode.PSEUDO
     tolerance: ClassVar[Tolerance] = EXACT
+    border_agreement: ClassVar[BorderAgreement | None] = None
     requires: ClassVar[tuple[Requirement, ...]] = ()
     detects_faces: ClassVar[bool] = True
 

@@ -13,17 +13,21 @@ A plugin's test module subclasses :class:`DetectorContract` and supplies fixture
 
 The suite proves what the plugin declares, and nothing about the engine around it: that
 batched results equal the single-image path within ``plugin.tolerance`` (on a same-size
-set, a mixed-size set, reordered and repeated images), and that images without faces give
-empty entries. For a backend upstream deepface knows, the single-image path is upstream's
-own ``extract_faces``; for any other, it is the engine's chain run on one image with the
-detector called through ``plugin.detect_one``.
+set, a mixed-size set, reordered and repeated images), that images without faces give
+empty entries, and, where the plugin declares a ``border_agreement``, that detection
+without upstream's border (``detect_without_border=True``) agrees with the single-image
+path's default result as declared. For a backend upstream deepface knows, the
+single-image path is upstream's own ``extract_faces``; for any other, it is the engine's
+chain run on one image with the detector called through ``plugin.detect_one``.
 
 The ``plugin`` fixture must be overridden (the default raises ``NotImplementedError``).
 Optional fixtures to override: ``same_size_images`` and ``mixed_size_images`` (BGR images
 in which the detector finds faces, or a mix with some in which it finds none),
-``faceless_image`` (one in which it finds none), and ``extract_kwargs`` (extra arguments
-for every call, e.g. ``{"align": False}``). The defaults are built from scikit-image's
-bundled astronaut photograph.
+``faceless_image`` (one in which it finds none), ``agreement_images`` (the images the
+declared ``border_agreement`` is checked on: by default both image fixtures; real photos
+and small faces say more), and ``extract_kwargs`` (extra arguments for every call, e.g.
+``{"align": False}``). The defaults are built from scikit-image's bundled astronaut
+photograph.
 """
 
 from __future__ import annotations
@@ -36,14 +40,15 @@ import numpy as np
 import pytest
 
 from deepface_batch import api, compat, registry
-from deepface_batch.comparison import LANDMARKS, compare_faces, regions_close
-from deepface_batch.plugin import BatchMode, DetectorPlugin, Tolerance
+from deepface_batch.comparison import LANDMARKS, Agreement, agreement, compare_faces, regions_close
+from deepface_batch.plugin import BatchMode, BorderAgreement, DetectorPlugin, Tolerance
 from deepface_batch.samples import astronaut, mixed_images, video_frames
 
 __all__ = [
     "LANDMARKS",
     "ContractFixtures",
     "DetectorContract",
+    "assert_border_agreement",
     "assert_results_close",
     "astronaut",
     "compare_faces",
@@ -76,6 +81,43 @@ def reference_extract_faces(plugin: DetectorPlugin, img: np.ndarray, **kwargs: A
     if plugin.name in layer.DETECTORS:
         return layer.reference_extract_faces(img, detector_backend=plugin.name, **kwargs)
     return api.extract_one(plugin, img, **kwargs)
+
+
+def assert_border_agreement(
+    plugin: DetectorPlugin,
+    images: Sequence[np.ndarray],
+    expected: Sequence[list] | None = None,
+    declared: BorderAgreement | None = None,
+    **kwargs: Any,
+) -> Agreement:
+    """Assert that ``detect_without_border=True`` agrees with the single-image path's
+    default result (upstream's, for a backend upstream knows) as ``declared``.
+
+    Args:
+        plugin: a plugin registered under its name.
+        images: the images to compare on, as one set: recall, precision and the box
+            deviations are counted over all of them.
+        expected: the single-image results for ``images``; computed when not given.
+        declared: what to hold the plugin to; ``plugin.border_agreement`` when not given.
+        kwargs: upstream's ``extract_faces`` arguments for both paths.
+
+    Returns:
+        The measured agreement.
+    """
+    declared = declared or plugin.border_agreement
+    if declared is None:
+        raise ValueError(f"'{plugin.name}' declares no border_agreement, and none was given")
+    kwargs = {"enforce_detection": False, **kwargs}
+    if expected is None:
+        expected = [reference_extract_faces(plugin, image, **kwargs) for image in images]
+    got = api.extract_faces(list(images), detector_backend=plugin.name, detect_without_border=True, **kwargs)
+    measured = agreement(got, expected)
+    problems = measured.problems(declared)
+    assert not problems, (
+        f"'{plugin.name}' without upstream's border agrees with the single-image path less than "
+        f"it declares ({declared}), over {len(images)} images:\n" + "\n".join(problems)
+    )
+    return measured
 
 
 def image_with_face(reference: Callable[[np.ndarray], list], images: Sequence[np.ndarray]):
@@ -127,6 +169,12 @@ class ContractFixtures:
 
     @pytest.fixture(scope="class")
     @classmethod
+    def agreement_images(cls, same_size_images, mixed_size_images) -> list[np.ndarray]:
+        """The images the declared ``border_agreement`` is checked on, as one set."""
+        return [*same_size_images, *mixed_size_images]
+
+    @pytest.fixture(scope="class")
+    @classmethod
     def extract_kwargs(cls) -> dict[str, Any]:
         return {}
 
@@ -165,6 +213,11 @@ class DetectorContract(ContractFixtures):
         assert isinstance(plugin.name, str) and plugin.name
         assert isinstance(plugin.batch_mode, BatchMode)
         assert isinstance(plugin.tolerance, Tolerance)
+        declared = plugin.border_agreement
+        assert declared is None or isinstance(declared, BorderAgreement)
+        if declared is not None:
+            assert 0 <= declared.recall <= 1 and 0 <= declared.precision <= 1, declared
+            assert declared.box_px >= 0 and declared.box_fraction >= 0, declared
         assert registry.get_detector(backend) is plugin
         # asking for the mode it declares works; asking for the other one says why not
         registry.get_detector(backend, batch_mode=plugin.batch_mode)
@@ -214,3 +267,16 @@ class DetectorContract(ContractFixtures):
         face = image_with_face(reference, [*same_size_images, *mixed_size_images])
         batch = plugin.detect_batch([face, faceless_image])
         assert batch[1] == [], f"found {len(batch[1])} faces in the faceless image"
+
+    # detection without upstream's border
+
+    def test_without_border_agrees_as_declared(
+        self, plugin, backend, agreement_images, reference, extract_kwargs
+    ) -> None:
+        """Faces found with ``detect_without_border=True`` agree with the single-image
+        path's default result as the plugin's ``border_agreement`` declares: a plugin
+        that drifts (finds other faces, moves boxes) fails here."""
+        if plugin.border_agreement is None:
+            pytest.skip(f"'{plugin.name}' declares no border_agreement")
+        expected = [reference(image) for image in agreement_images]
+        assert_border_agreement(plugin, agreement_images, expected, **extract_kwargs)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from deepface import DeepFace
 
 import deepface_batch
-from deepface_batch import compat, registry, samples
+from deepface_batch import compat, registry, samples, testing
+from deepface_batch.plugin import BorderAgreement
+from deepface_batch.plugins.yunet import YuNetPlugin
+from tests.support import photos
 from tests.support.environment import recognition_model
 from tests.support.helpers import OpenCvEverywhere
 
@@ -98,3 +103,64 @@ def test_patched_deepface_and_represent_take_the_option(images):
         [f["facial_area"] for f in _faces(r)] or [r[0]["facial_area"]]
         for r in deepface_batch.extract_faces(images[:3], enforce_detection=False, detect_without_border=True)
     ]
+
+
+# --- the declared agreement, and that the contract suite's check of it can fail ----------
+
+
+def _moved(regions, fraction):
+    """Regions moved right by ``fraction`` of their width."""
+    return [dataclasses.replace(r, x=r.x + int(fraction * r.w)) for r in regions]
+
+
+class MovingYuNet(YuNetPlugin):
+    """yunet whose boxes drift a fifth of their width: still the same faces (IoU 2/3)."""
+
+    def detect_batch(self, images):
+        return [_moved(regions, 0.2) for regions in super().detect_batch(images)]
+
+
+class LosingYuNet(YuNetPlugin):
+    """yunet that loses the faces of every other image."""
+
+    def detect_batch(self, images):
+        return [[] if n % 2 else regions for n, regions in enumerate(super().detect_batch(images))]
+
+
+@pytest.fixture(scope="module")
+def agreement_images(images):
+    return [*photos.photos().values(), *photos.small_face_frames(), *images]
+
+
+@pytest.fixture(scope="module")
+def yunet_upstream(agreement_images):
+    return [
+        compat.get().reference_extract_faces(image, detector_backend="yunet", enforce_detection=False)
+        for image in agreement_images
+    ]
+
+
+@pytest.mark.parametrize(
+    ("drifting", "complaint"), [(MovingYuNet, "box deviation"), (LosingYuNet, "recall")]
+)
+def test_the_contract_fails_a_plugin_that_drifts(drifting, complaint, agreement_images, yunet_upstream):
+    """A yunet plugin that moves boxes or loses faces, under yunet's name and with yunet's
+    declaration, fails the contract suite's check against upstream's own yunet."""
+    with registry.registered(drifting()) as plugin:
+        assert plugin.border_agreement == YuNetPlugin.border_agreement is not None
+        with pytest.raises(AssertionError, match=complaint):
+            testing.assert_border_agreement(plugin, agreement_images, yunet_upstream)
+
+
+def test_the_contract_fails_a_declaration_tighter_than_measured(images):
+    """Without the border ssd finds faces upstream's bordered copy hides (the samples'
+    640 x 480 frames): a declaration of full agreement fails, naming them."""
+    plugin = registry.get_detector("ssd")
+    with pytest.raises(AssertionError, match=r"precision .* extra \(image, box\): \[\(0, "):
+        testing.assert_border_agreement(plugin, images, declared=BorderAgreement(box_px=100, box_fraction=1))
+
+
+def test_builtin_yunet_passes_its_own_declaration(agreement_images, yunet_upstream):
+    """The check the drifting plugins fail, passed by the plugin they drift from."""
+    measured = testing.assert_border_agreement(registry.get_detector("yunet"), agreement_images, yunet_upstream)
+    assert measured.found > 20 and measured.both > 20

@@ -14,7 +14,7 @@ import pytest
 from deepface_batch import api, registry, testing
 from deepface_batch.errors import DetectorUnavailableError
 from deepface_batch.testing import DetectorContract
-from tests.support import planting
+from tests.support import photos, planting
 from tests.support.environment import WEIGHTS_DIR, real_weight, require
 
 #: random weights score every box low; upstream reads this threshold from the environment
@@ -48,6 +48,12 @@ class TestBuiltinPlugins(DetectorContract):
             plugin.prepare()
             yield plugin
 
+    @pytest.fixture(scope="class")
+    @classmethod
+    def agreement_images(cls, same_size_images, mixed_size_images):
+        """deepface's own test photos and small-face frames made of them, with the samples:
+        the sets benchmarks/bench_border.py measured the declared agreement on."""
+        return [*photos.photos().values(), *photos.small_face_frames(), *same_size_images, *mixed_size_images]
 
     def test_one_backend_from_many_threads(
         self, plugin, backend, same_size_images, mixed_size_images, reference
