@@ -63,6 +63,13 @@ class EmbeddingTolerance:
         ref_arr = np.asarray(reference, dtype=np.float64)
         if ours_arr.shape != ref_arr.shape:
             return float("inf")
+        if np.isnan(ref_arr).any():
+            # upstream's embedding of NaN input (0.0.100's "Facenet" normalisation of a flat
+            # face divides by a zero deviation) is undefined: which outputs stay NaN, if
+            # any, depends on the kernels (tf.function's fused ones give finite values)
+            return 0.0
+        if np.isnan(ours_arr).any():
+            return float("inf")
         scale = max(float(np.abs(ref_arr).max(initial=0.0)), 1e-12)
         return float(np.abs(ours_arr - ref_arr).max(initial=0.0)) / scale
 
@@ -99,8 +106,12 @@ class Embedder:
 
     @property
     def engine(self) -> str:
+        """What runs the client's network: ``tensorflow`` (a Keras model, wherever the
+        release keeps the client), ``pytorch``, ``onnx``, or ``any`` (Dlib, OpenCV)."""
+        if _is_keras(self.client):
+            return "tensorflow"
         module = type(self.client).__module__
-        for part, engine in ((".tf.", "tensorflow"), (".pytorch.", "pytorch"), (".onnx.", "onnx")):
+        for part, engine in ((".pytorch.", "pytorch"), (".onnx.", "onnx")):
             if part in module:
                 return engine
         return "any"

@@ -74,6 +74,16 @@ def test_one_image_in_is_upstream_exactly(model_name):
     assert deepface_batch.represent(img, **options) == upstream(img, **options)
 
 
+@pytest.mark.parametrize("name", [m for m in MODELS if m not in ("Dlib", "SFace", "Buffalo_L")])
+def test_embedders_engine_is_the_one_running_the_network(name):
+    """The engine (and so the tolerance) of a client on the engine deepface runs on, on
+    every release (0.0.100 and 0.0.101 keep Keras clients outside a ``tf`` package)."""
+    recognition_model(name)
+    embedder = embedding.get_embedder(name)
+    assert embedder.engine == compat.get().backend_engine()
+    assert embedder.tolerance is embedding.TOLERANCE[compat.get().backend_engine()]
+
+
 @pytest.fixture(scope="module", params=["Dlib", "Facenet"])
 def model_name(request):
     recognition_model(request.param)

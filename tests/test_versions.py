@@ -10,14 +10,16 @@ import os
 import subprocess
 import sys
 import sysconfig
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 from packaging.requirements import Requirement
 
 import deepface_batch
 from deepface_batch import compat, samples
+from tests.support.environment import CENTERFACE_UNBOUND
+from tests.support.helpers import assert_identical
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,7 +44,7 @@ def test_the_dependency_is_the_supported_range():
 def test_the_release_the_environment_pinned_is_installed():
     """scripts/setup installs deepface 0.0.100 before the package; the package's install
     must have left it there (DEEPFACE_BATCH_EXPECT_DEEPFACE says what the leg pinned)."""
-    expected = os.environ.get("DEEPFACE_BATCH_EXPECT_DEEPFACE")
+    expected = os.environ.get("DEEPFACE_BATCH_EXPECT_DEEPFACE") or None
     if expected is None:
         pytest.skip("this environment pins no deepface release (DEEPFACE_BATCH_EXPECT_DEEPFACE)")
     assert compat.installed_version() == expected
@@ -180,3 +182,24 @@ def test_the_refusal_names_what_to_do():
     with pytest.raises(deepface_batch.UnsupportedDeepfaceVersion, match="0.0.104 is installed"):
         compat.check_version("0.0.104")
     assert all(compat.check_version(v) == p for v, p in compat.SUPPORTED.items())
+
+
+@pytest.mark.skipif(
+    compat.installed_version() not in CENTERFACE_UNBOUND, reason="its CenterFace copes with no face"
+)
+def test_centerface_answers_no_face_where_this_releases_upstream_fails(monkeypatch):
+    """0.0.100 and 0.0.101's own CenterFace raises on a faceless image (the session gives it
+    0.0.102's fix; here it is taken away): a batch with such a frame still gives every
+    frame's faces, and the faceless one the whole image, as 0.0.102 does."""
+    from deepface.models.face_detection.CenterFace import CenterFace
+
+    monkeypatch.setattr(CenterFace, "postprocess", CenterFace.postprocess.__wrapped__)
+    frames = samples.video_frames()  # frame 3 has no face
+    kwargs = {"detector_backend": "centerface", "enforce_detection": False}
+    with pytest.raises(UnboundLocalError):
+        compat.get().reference_extract_faces(frames[3], **kwargs)
+    got = deepface_batch.extract_faces(frames, **kwargs)
+    assert [len(faces) for faces in got] == [1, 1, 2, 1]
+    assert got[3][0]["confidence"] == 0 and got[3][0]["facial_area"]["w"] == frames[3].shape[1] - 1
+    for faces, frame in zip(got[:3], frames[:3]):
+        assert_identical(faces, compat.get().reference_extract_faces(frame, **kwargs))

@@ -267,6 +267,8 @@ def _recognition_class(model_name: str, engine: str, task: str = "facial_recogni
     from deepface.modules import modeling
 
     sources = modeling.AVAILABLE_MODELS[task][model_name]
+    if isinstance(sources, type):  # deepface 0.0.100: the registry holds the classes
+        return sources
     path = sources.get(engine) or sources[modeling.ANY]
     module, _, name = path.rpartition(".")
     return getattr(importlib.import_module(module), name)
