@@ -38,6 +38,30 @@ from deepface.modules.normalization import normalize_embedding_l2, normalize_emb
 
 logger = Logger()
 
+#: what every release's module takes from here (``from ._shared import *``), replacing
+#: what its release does differently
+__all__ = [
+    "DETECTORS",
+    "EXTRACT_FACES_DEFAULTS",
+    "RECOGNITION_MODELS",
+    "REPRESENT_DEFAULTS",
+    "add_border",
+    "build_detector",
+    "build_recognition_model",
+    "clamp_expand_percentage",
+    "faces_from_regions",
+    "finish",
+    "load_image",
+    "reference_extract_faces",
+    "reference_represent",
+    "represent_entry",
+    "represent_input",
+    "represent_select",
+    "represent_skip_faces",
+    "shift_regions",
+    "skip_faces",
+]
+
 #: Every detector_backend string upstream accepts, in upstream's order.
 DETECTORS: tuple[str, ...] = tuple(modeling.AVAILABLE_MODELS["face_detector"]) + ("skip",)
 

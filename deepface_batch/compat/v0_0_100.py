@@ -24,55 +24,7 @@ import numpy as np
 from deepface.models.Detector import DetectedFace
 
 from deepface_batch.compat import _shared
-from deepface_batch.compat._shared import (
-    DETECTORS,
-    EXTRACT_FACES_DEFAULTS,
-    RECOGNITION_MODELS,
-    add_border,
-    build_detector,
-    build_recognition_model,
-    clamp_expand_percentage,
-    faces_from_regions,
-    load_image,
-    reference_extract_faces,
-    reference_represent,
-    represent_entry,
-    represent_input,
-    represent_select,
-    represent_skip_faces,
-    shift_regions,
-    skip_faces,
-)
-from deepface_batch.compat._shared import (
-    REPRESENT_DEFAULTS as _REPRESENT_DEFAULTS,
-)
-
-__all__ = [
-    "DETECTORS",
-    "EXTRACT_FACES_DEFAULTS",
-    "RECOGNITION_MODELS",
-    "RECOGNITION_MODULES",
-    "RELEASES",
-    "REPRESENT_DEFAULTS",
-    "REPRESENT_UPSTREAM_ONLY",
-    "VERSION",
-    "add_border",
-    "backend_engine",
-    "build_detector",
-    "build_recognition_model",
-    "clamp_expand_percentage",
-    "faces_from_regions",
-    "finish",
-    "load_image",
-    "reference_extract_faces",
-    "reference_represent",
-    "represent_entry",
-    "represent_input",
-    "represent_select",
-    "represent_skip_faces",
-    "shift_regions",
-    "skip_faces",
-]
+from deepface_batch.compat._shared import *  # noqa: F403  (the glue; below, what differs)
 
 RELEASES: tuple[str, ...] = ("0.0.100",)
 VERSION: str = deepface.__version__
@@ -86,7 +38,7 @@ RECOGNITION_MODULES: dict[str, str] = {
 
 #: ``represent``'s ``cryptosystem`` (0.0.100 and 0.0.101): upstream's own code encrypts
 REPRESENT_UPSTREAM_ONLY: dict[str, object] = {"cryptosystem": None}
-REPRESENT_DEFAULTS = {**_REPRESENT_DEFAULTS, **REPRESENT_UPSTREAM_ONLY}
+REPRESENT_DEFAULTS = {**_shared.REPRESENT_DEFAULTS, **REPRESENT_UPSTREAM_ONLY}
 
 
 def backend_engine() -> str:
@@ -106,9 +58,7 @@ def finish(
 ) -> list[dict[str, Any]]:
     """Detected faces as 0.0.100's result dicts: 0.0.101's tail, but ``normalize_face``
     divides every face by 255, whatever its values."""
-    resp_objs = _shared.finish(
-        img, img_name, face_objs, enforce_detection, grayscale, color_face, False, anti_spoofing
-    )
+    resp_objs = _shared.finish(img, img_name, face_objs, enforce_detection, grayscale, color_face, False, anti_spoofing)
     if normalize_face:
         for resp_obj in resp_objs:
             resp_obj["face"] = resp_obj["face"] / 255

@@ -25,56 +25,13 @@ from __future__ import annotations
 import deepface
 from deepface.commons import backend_utils
 
-from deepface_batch.compat._shared import (
-    DETECTORS,
-    EXTRACT_FACES_DEFAULTS,
-    RECOGNITION_MODELS,
-    add_border,
-    build_detector,
-    build_recognition_model,
-    clamp_expand_percentage,
-    faces_from_regions,
-    finish,
-    load_image,
-    reference_extract_faces,
-    reference_represent,
-    represent_entry,
-    represent_input,
-    represent_select,
-    represent_skip_faces,
-    shift_regions,
-    skip_faces,
-)
-from deepface_batch.compat.v0_0_100 import REPRESENT_DEFAULTS, REPRESENT_UPSTREAM_ONLY
-
-__all__ = [
-    "DETECTORS",
-    "EXTRACT_FACES_DEFAULTS",
-    "RECOGNITION_MODELS",
-    "RECOGNITION_MODULES",
-    "RELEASES",
-    "REPRESENT_DEFAULTS",
-    "REPRESENT_UPSTREAM_ONLY",
-    "VERSION",
-    "add_border",
-    "backend_engine",
-    "build_detector",
-    "build_recognition_model",
-    "clamp_expand_percentage",
-    "faces_from_regions",
-    "finish",
-    "load_image",
-    "reference_extract_faces",
-    "reference_represent",
-    "represent_entry",
-    "represent_input",
-    "represent_select",
-    "represent_skip_faces",
-    "shift_regions",
-    "skip_faces",
-]
+from deepface_batch.compat import v0_0_100
+from deepface_batch.compat._shared import *  # noqa: F403  (the glue; below, what differs)
 
 RELEASES: tuple[str, ...] = ("0.0.101",)
+# 0.0.100's representation.py (``cryptosystem``)
+REPRESENT_DEFAULTS = v0_0_100.REPRESENT_DEFAULTS
+REPRESENT_UPSTREAM_ONLY = v0_0_100.REPRESENT_UPSTREAM_ONLY
 VERSION: str = deepface.__version__
 
 _RECOGNITION = "deepface.models.facial_recognition"
@@ -84,7 +41,6 @@ RECOGNITION_MODULES: dict[str, str] = {
     "pytorch.VGGFace": f"{_RECOGNITION}.pytorch.VGGFace",
     "dlib.Dlib": f"{_RECOGNITION}.Dlib",
 }
-
 
 
 def backend_engine() -> str:

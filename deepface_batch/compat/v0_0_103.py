@@ -13,54 +13,7 @@ from __future__ import annotations
 import deepface
 from deepface.commons import backend_utils
 
-from deepface_batch.compat._shared import (
-    DETECTORS,
-    EXTRACT_FACES_DEFAULTS,
-    RECOGNITION_MODELS,
-    REPRESENT_DEFAULTS,
-    add_border,
-    build_detector,
-    build_recognition_model,
-    clamp_expand_percentage,
-    faces_from_regions,
-    finish,
-    load_image,
-    reference_extract_faces,
-    reference_represent,
-    represent_entry,
-    represent_input,
-    represent_select,
-    represent_skip_faces,
-    shift_regions,
-    skip_faces,
-)
-
-__all__ = [
-    "DETECTORS",
-    "EXTRACT_FACES_DEFAULTS",
-    "RECOGNITION_MODELS",
-    "RECOGNITION_MODULES",
-    "RELEASES",
-    "REPRESENT_DEFAULTS",
-    "REPRESENT_UPSTREAM_ONLY",
-    "VERSION",
-    "add_border",
-    "backend_engine",
-    "build_detector",
-    "build_recognition_model",
-    "clamp_expand_percentage",
-    "faces_from_regions",
-    "finish",
-    "load_image",
-    "reference_extract_faces",
-    "reference_represent",
-    "represent_entry",
-    "represent_input",
-    "represent_select",
-    "represent_skip_faces",
-    "shift_regions",
-    "skip_faces",
-]
+from deepface_batch.compat._shared import *  # noqa: F403  (the glue; below, what differs)
 
 RELEASES: tuple[str, ...] = ("0.0.102", "0.0.103")
 VERSION: str = deepface.__version__
