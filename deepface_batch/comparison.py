@@ -270,7 +270,7 @@ class Agreement:
 def agreement(actual: Sequence[Sequence[dict[str, Any]]], expected: Sequence[Sequence[dict[str, Any]]]) -> Agreement:
     """How ``actual``'s faces agree with ``expected``'s, input by input, over all inputs."""
     result = Agreement()
-    for index, (got, want) in enumerate(zip(actual, expected)):
+    for index, (got, want) in enumerate(zip(actual, expected, strict=True)):
         got = [face for face in got if face["confidence"] > 0]
         want = [face for face in want if face["confidence"] > 0]
         pairs = match_faces(got, want)

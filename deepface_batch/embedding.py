@@ -63,12 +63,16 @@ class EmbeddingTolerance:
         ref_arr = np.asarray(reference, dtype=np.float64)
         if ours_arr.shape != ref_arr.shape:
             return float("inf")
-        if np.isnan(ref_arr).any():
-            # upstream's embedding of NaN input (0.0.100's "Facenet" normalisation of a flat
-            # face divides by a zero deviation) is undefined: which outputs stay NaN, if
-            # any, depends on the kernels (tf.function's fused ones give finite values)
-            return 0.0
-        if np.isnan(ours_arr).any():
+        defined = np.isfinite(ref_arr)
+        if not defined.all():
+            # upstream's embedding of NaN input (0.0.100 and 0.0.101's "Facenet"
+            # normalisation of a flat face divides by a zero deviation): which outputs stay
+            # NaN depends on the kernels (tf.function's fused ones give finite values), so
+            # only the finite ones are compared, and ours must be finite where they are
+            if not np.isfinite(ours_arr[defined]).all():
+                return float("inf")
+            ours_arr, ref_arr = ours_arr[defined], ref_arr[defined]
+        elif not np.isfinite(ours_arr).all():
             return float("inf")
         scale = max(float(np.abs(ref_arr).max(initial=0.0)), 1e-12)
         return float(np.abs(ours_arr - ref_arr).max(initial=0.0)) / scale

@@ -97,14 +97,14 @@ def _wrap_represent(original: Callable[..., Any]) -> Callable[..., Any]:
         model_name = options.get("model_name", "VGG-Face")
         if model_name not in layer.RECOGNITION_MODELS:
             return original(*args, **kwargs)  # upstream's own error for an unknown model
-        for name, default in layer.REPRESENT_UPSTREAM_ONLY.items():
-            # e.g. 0.0.100's cryptosystem: upstream's own code, unbatched
-            if options.pop(name, default) is not default:
-                return original(*args, **kwargs)
+        # e.g. 0.0.100's cryptosystem: upstream's own code, unbatched
+        upstream_only = [
+            name for name, default in layer.REPRESENT_UPSTREAM_ONLY.items() if options.pop(name, default) is not default
+        ]
         from deepface_batch import api, representation  # they import deepface: import late
 
         upstreams = not settings().get("detect_without_border")
-        if upstreams and inputs.is_single(images) and backend in layer.DETECTORS:
+        if upstream_only or (upstreams and inputs.is_single(images) and backend in layer.DETECTORS):
             # the same order as the engine's (detector, then model): no deadlock
             with api.backend_lock(backend), api.backend_lock(api.EYE_FINDER), api.backend_lock(
                 f"model:{model_name}"

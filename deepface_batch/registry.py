@@ -24,6 +24,7 @@ from importlib import metadata
 from types import MappingProxyType
 from typing import Union
 
+from deepface_batch import compat
 from deepface_batch.errors import (
     BatchModeError,
     DetectorNameTakenError,
@@ -423,6 +424,8 @@ def _lookup(name: str) -> DetectorPlugin:
     with _lock:
         plugin = _plugins.get(name)
         if plugin is None and name in BUILTINS:
+            # the built-in plugins import deepface's modules: name the release first
+            compat.check_version()
             plugin = validate(_import_builtin(BUILTINS[name]))
             _set(plugin, _Origin(plugin, _BUILTIN))
     if plugin is None:

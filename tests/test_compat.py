@@ -166,12 +166,17 @@ def conformance_problems(module: Any) -> list[str]:
 
 @pytest.mark.parametrize("version, path", sorted(compat.SUPPORTED.items()))
 def test_supported_module_provides_the_protocol(version, path):
-    """Each module of SUPPORTED that can be imported here (its deepface is installed)."""
-    if version != compat.installed_version():
-        pytest.skip(f"deepface {compat.installed_version()} installed, module for {version}")
-    module = importlib.import_module(path)
+    """Each module of SUPPORTED that imports beside the installed deepface (0.0.103's
+    imports 0.0.101's and 0.0.100's too; 0.0.100's lacks ``backend_utils``); its VERSION
+    is checked where its own release is installed."""
+    try:
+        module = importlib.import_module(path)
+    except ImportError as err:
+        pytest.skip(f"{path} does not import beside deepface {compat.installed_version()}: {err}")
     assert conformance_problems(module) == []
-    assert module.VERSION == version
+    assert version in module.RELEASES
+    if version == compat.installed_version():
+        assert module.VERSION == version
 
 
 def test_get_returns_the_installed_module():

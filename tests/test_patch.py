@@ -170,7 +170,7 @@ def test_unsupported_version_is_refused_before_any_change(monkeypatch):
     deepface_batch.unpatch()
     original = detection.extract_faces
     monkeypatch.setattr(compat, "installed_version", lambda: "0.0.79")
-    monkeypatch.setattr(compat, "_refused", threading.Event())  # this test's own warning
+    monkeypatch.setattr(compat, "_refused", threading.Lock())  # this test's own warning
     refusal = r"deepface 0\.0\.79 is installed.*supports deepface 0\.0\.100, 0\.0\.101, 0\.0\.102, 0\.0\.103"
     with pytest.warns(compat.UnsupportedDeepfaceWarning, match=refusal):
         assert deepface_batch.patch() is False

@@ -339,3 +339,16 @@ def test_dlib_batched_multi_face_image_is_upstreams_single_image():
     options = dict(model_name="Dlib", detector_backend=DETECTOR, normalization="VGGFace")
     got = deepface_batch.represent([img, samples.astronaut()], **options)
     assert_same_faces(got[0], upstream(img, **options), embedder.tolerance, "two faces")
+
+
+def test_tolerance_compares_where_upstreams_embedding_is_defined():
+    """An embedding of NaN input (0.0.100 and 0.0.101's "Facenet" normalisation of a flat
+    face) is NaN where the kernels propagate it: only upstream's finite values count, and
+    ours must match them."""
+    tolerance = embedding.EmbeddingTolerance(relative=1e-4)
+    reference = [np.nan, 1.0, 2.0]
+    assert tolerance.holds([0.5, 1.0, 2.0], reference)
+    assert tolerance.holds([np.nan, 1.0, 2.0], reference)
+    assert not tolerance.holds([np.nan, 1.5, 2.0], reference)
+    assert tolerance.deviation([0.0, np.nan, 2.0], reference) == float("inf")
+    assert tolerance.deviation([np.nan, 1.0], [1.0, 1.0]) == float("inf")

@@ -38,7 +38,10 @@ def test_the_dependency_is_the_supported_range():
     assert all(requirement.specifier.contains(version) for version in compat.SUPPORTED)
     for outside in ("0.0.99", "0.0.104", "0.1.0"):
         assert not requirement.specifier.contains(outside)
-        assert outside not in compat.SUPPORTED
+        assert compat.release_of(outside) not in compat.SUPPORTED
+    for inside in ("0.0.103.post1", "0.0.100+local"):
+        assert requirement.specifier.contains(inside)
+        assert compat.release_of(inside) in compat.SUPPORTED
 
 
 def test_the_release_the_environment_pinned_is_installed():
@@ -120,13 +123,15 @@ def test_cryptosystem_runs_upstreams_own_represent():
 HOOK_PTH = Path(sysconfig.get_paths()["purelib"]) / "deepface_batch.pth"
 
 _REFUSED_CHILD = """
-import json, warnings
+import json, sys, warnings
 warnings.simplefilter("always")
 with warnings.catch_warnings(record=True) as caught:
     import deepface_batch
     from deepface_batch import compat
     from deepface.modules import detection, representation  # the import hook runs here
     from deepface_batch.patch import is_wrapper
+    hook = any(type(f).__module__ == "deepface_batch_hook" for f in sys.meta_path)
+    after_import = len([w for w in caught if w.category is compat.UnsupportedDeepfaceWarning])
     patched = deepface_batch.patch()
     deepface_batch.patch()
 import numpy as np
@@ -135,7 +140,15 @@ try:
     raised = None
 except deepface_batch.UnsupportedDeepfaceVersion as err:
     raised = str(err)
+try:
+    deepface_batch.get_detector("opencv")
+    lookup = None
+except deepface_batch.UnsupportedDeepfaceVersion as err:
+    lookup = str(err)
 print(json.dumps({
+    "hook": hook,
+    "after_import": after_import,
+    "lookup": lookup,
     "warnings": [str(w.message) for w in caught if w.category is compat.UnsupportedDeepfaceWarning],
     "other": [str(w.message) for w in caught if "deepface_batch" in str(w.message)
               and w.category is not compat.UnsupportedDeepfaceWarning],
@@ -169,9 +182,10 @@ def test_a_release_outside_the_range_is_refused_with_one_warning(tmp_path, relea
     assert state["other"] == []
     assert state["patched"] is False
     assert state["wrapped"] == [False, False]
-    assert state["raised"] == message
-    if HOOK_PTH.exists():  # the hook ran on the import and refused: still one warning
-        assert "left unpatched" in message
+    assert state["raised"] == state["lookup"] == message
+    if HOOK_PTH.exists():  # the hook ran on deepface's import and warned there, once
+        assert state["hook"] is True
+        assert state["after_import"] == 1
 
 
 def test_the_refusal_names_what_to_do():
@@ -182,6 +196,11 @@ def test_the_refusal_names_what_to_do():
     with pytest.raises(deepface_batch.UnsupportedDeepfaceVersion, match="0.0.104 is installed"):
         compat.check_version("0.0.104")
     assert all(compat.check_version(v) == p for v, p in compat.SUPPORTED.items())
+    # pip's range admits post-releases and local builds of a release: they are that release
+    for build in ("0.0.103.post1", "0.0.103+ubuntu1"):
+        assert compat.check_version(build) == compat.SUPPORTED["0.0.103"]
+    with pytest.raises(deepface_batch.UnsupportedDeepfaceVersion):
+        compat.check_version("0.0.104.post1")
 
 
 @pytest.mark.skipif(

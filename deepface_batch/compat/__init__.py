@@ -3,8 +3,8 @@
 Each module offers the same functions, built on that deepface version's own helpers, so
 that the engine never reaches into deepface directly. The functions and constants every
 such module must provide are declared by :class:`CompatLayer` (tests/test_compat.py holds
-each module in :data:`SUPPORTED`, and every ``compat.get().NAME`` the package uses, to
-it). ``get()`` returns the module for the installed deepface, or raises
+each module in :data:`SUPPORTED` that imports beside the installed deepface, and every
+``compat.get().NAME`` the package uses, to it). ``get()`` returns the module for the installed deepface, or raises
 :class:`UnsupportedDeepfaceVersion` naming what to do.
 
 Releases and layouts
@@ -118,6 +118,7 @@ the weights the export lists as inputs, outputs ``537``-``540``, NCHW), and
 from __future__ import annotations
 
 import importlib
+import re
 import threading
 import warnings
 from importlib import metadata
@@ -141,7 +142,7 @@ SUPPORTED: dict[str, str] = {
 REQUIREMENT = "deepface>=0.0.100,<0.0.104"
 
 _cached: ModuleType | None = None
-_refused = threading.Event()
+_refused = threading.Lock()  # held for good once the warning is out
 
 
 class UnsupportedDeepfaceWarning(UserWarning):
@@ -314,16 +315,22 @@ def unsupported_message(version: str | None) -> str:
 def check_version(version: str | None = None) -> str:
     """Return the compat module path for ``version`` or raise with what to do."""
     version = installed_version() if version is None else version
-    if version not in SUPPORTED:
+    release = None if version is None else release_of(version)
+    if release not in SUPPORTED:
         raise UnsupportedDeepfaceVersion(unsupported_message(version))
-    return SUPPORTED[version]
+    return SUPPORTED[release]
+
+
+def release_of(version: str) -> str:
+    """The release a version string is a build of: a post-release (``0.0.103.post1``) or a
+    local build (``0.0.103+local``) is its release's code, as pip's range admits it."""
+    return re.sub(r"(\.post\d+)?(\+.*)?$", "", version)
 
 
 def refuse(err: UnsupportedDeepfaceVersion) -> None:
     """Warn once per process, for ``patch()`` and the import hook alike, that deepface is
     left unpatched (the library API raises ``err`` instead)."""
-    if not _refused.is_set():
-        _refused.set()
+    if _refused.acquire(blocking=False):  # one thread wins, once per process
         warnings.warn(str(err), UnsupportedDeepfaceWarning, stacklevel=3)
 
 

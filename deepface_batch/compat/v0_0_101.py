@@ -9,11 +9,11 @@ Against 0.0.103 (the glue of :mod:`deepface_batch.compat._shared`), read in
   ``encrypted_embedding`` to each result when it is given. deepface_batch does not batch
   that: a call with a cryptosystem runs upstream's own ``represent``
   (``REPRESENT_UPSTREAM_ONLY``); the package's own API does not take it.
-* ``detection.extract_face`` slices the face without clipping its box first (0.0.103
+* ``detection.extract_face`` slices the face without clipping its box first (0.0.102
   clips, so that a negative coordinate no longer wraps around); the glue calls upstream's
   own function, so each release keeps its own crop.
-* ``preprocessing.normalize_input`` ("Facenet") has no floor under the standard deviation;
-  called, not restated.
+* ``preprocessing.normalize_input`` ("Facenet") has no floor under the standard deviation
+  (0.0.102 added it), so a flat face's embedding is NaN; called, not restated.
 * ``modeling``: no onnx engine, no ``tf/``, ``onnx/`` and ``dlib/`` packages; the
   ``AVAILABLE_MODELS`` keys and ``build_model(task, model_name)`` are 0.0.103's.
 * Detectors: ``CenterFace.detect_faces`` fails on an image without detections (0.0.103

@@ -2,9 +2,10 @@
 PyTorch), model sources in a registry of dotted paths per engine, each engine's clients in
 its own package (``facial_recognition/tf``, ``pytorch``, ``onnx``, ``dlib``).
 
-0.0.102 and 0.0.103 have the same ``modules/`` and ``models/`` (they differ in
-``commons/``: image format sniffing without PIL, onnxruntime providers from
-``DEEPFACE_ONNX_PROVIDERS``, install hints), so one module serves both. The glue is
+0.0.102 and 0.0.103 have the same ``modules/`` and ``models/`` (but for a docstring line
+in ``models/spoofing/pytorch/FasNet.py``; they differ in ``commons/``: image format
+sniffing without PIL, onnxruntime providers from ``DEEPFACE_ONNX_PROVIDERS``, install
+hints), so one module serves both. The glue is
 :mod:`deepface_batch.compat._shared`; this module adds what names this layout.
 """
 
