@@ -53,6 +53,34 @@ def planting_home() -> Path:
     return weights
 
 
+def plant_detectors(backends: list[str]) -> set[str]:
+    """Seeded YOLO and RetinaFace models of the real architectures, where their weights are
+    absent, in a fresh home that links the current one's (never the user's own): speed does
+    not depend on the weights. Returns the backends planted."""
+    os.environ.setdefault("YOLO_OFFLINE", "true")  # ultralytics: no online checks
+    from deepface_batch import compat, samples
+
+    weights = planting_home()
+    engine = compat.get().backend_engine()
+    calibration = [samples.astronaut(), *samples.video_frames()[:3]]
+
+    def unavailable(name: str, reason: str) -> None:
+        raise SystemExit(f"cannot plant weights for {name}: {reason}")
+
+    planted = set()
+    for backend in backends:
+        if backend == "retinaface":
+            file_name = planting.RETINAFACE_FILES[engine]
+        elif backend in planting.YOLO_FILES:
+            file_name = planting.YOLO_FILES[backend]
+        else:
+            continue
+        if not (weights / file_name).exists():
+            planting.ensure_weights(backend, engine, weights, calibration, unavailable)
+            planted.add(backend)
+    return planted
+
+
 def plant_recognition(models: list[str]) -> None:
     """Plant the recognition models without real weights into a home that links the real ones."""
     from deepface_batch import compat

@@ -27,38 +27,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import PLANTED_FACES_PER_IMAGE, machine, planted_threshold, planting_home, weights_home  # root on sys.path
-
-from tests.support import planting
-
-
-def _plant(backends: list[str]) -> None:
-    """Seeded YOLO and RetinaFace models of the real architectures where their weights are
-    absent: speed does not depend on the weights (random YOLO weights need a low threshold
-    to find anything, which ``bench`` sets)."""
-    os.environ.setdefault("YOLO_OFFLINE", "true")
-    from deepface_batch import samples
-
-    # plant into a fresh home that links the real weights, never into the user's own
-    weights = planting_home()
-    from deepface_batch import compat
-
-    engine = compat.get().backend_engine()
-    calibration = [samples.astronaut(), *samples.video_frames()[:3]]
-
-    def unavailable(name: str, reason: str) -> None:
-        raise SystemExit(f"cannot plant weights for {name}: {reason}")
-
-    for backend in backends:
-        if backend in planting.YOLO_FILES or backend == "retinaface":
-            if backend == "retinaface":
-                present = (weights / planting.RETINAFACE_FILES[engine]).exists()
-            else:
-                present = (weights / planting.YOLO_FILES[backend]).exists()
-            if not present:
-                planting.ensure_weights(backend, engine, weights, calibration, unavailable)
-                PLANTED.add(backend)
-
+from _common import (  # root on sys.path
+    PLANTED_FACES_PER_IMAGE,
+    machine,
+    plant_detectors,
+    planted_threshold,
+    weights_home,
+)
 
 #: backends running on planted weights in this process
 PLANTED: set[str] = set()
@@ -224,7 +199,7 @@ def main() -> int:
     args = parser.parse_args()
     weights_home()
     if args.plant:
-        _plant(args.backends.split(","))
+        PLANTED.update(plant_detectors(args.backends.split(",")))
 
     sets = {"same-size 640 x 480 frames": same_size_set(args.n), "mixed sizes": mixed_set(args.n)}
     report = [

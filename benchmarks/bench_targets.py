@@ -30,9 +30,9 @@ import sys
 import time
 from pathlib import Path
 
-from _common import machine, plant_recognition, planting_home, weights_home, write_result  # root on sys.path
+from _common import machine, plant_detectors, plant_recognition, weights_home, write_result  # root on sys.path
 
-from tests.support import photos, planting
+from tests.support import photos
 
 TARGETS = {"centerface": 10.0, "retinaface": 4.0, "mtcnn": 4.0, "opencv": 2.0}
 PLANTED = ("retinaface", "yolov8n")
@@ -45,25 +45,6 @@ with its default border against deepface-batch's batched path without it, from d
 frames to result dicts; faces counted with a confidence above 0.
 
 """
-
-
-def plant(backends: list[str]) -> None:
-    from deepface_batch import compat, samples
-
-    weights = planting_home()
-    engine = compat.get().backend_engine()
-    calibration = [samples.astronaut(), *samples.video_frames()[:3]]
-    for backend in backends:
-        if backend in PLANTED:
-            planting.ensure_weights(backend, engine, weights, calibration, cannot)
-
-
-def cannot(name: str, why: str) -> None:
-    raise SystemExit(f"cannot plant weights for {name}: {why}")
-
-
-def count(results: list) -> int:
-    return sum(1 for faces in results for face in faces if face["confidence"] > 0)
 
 
 def profile(fn, lines: int = 14) -> str:
@@ -100,7 +81,7 @@ def measure(backend: str, frames: list, batch_size: int) -> dict:
         "backend": backend,
         "upstream_ms": 1000 * upstream_s / len(frames),
         "ours_ms": 1000 * ours_s / len(frames),
-        "faces": None if backend in PLANTED else (count(upstream), count(ours), matched.both),
+        "faces": None if backend in PLANTED else (matched.found, matched.found_here, matched.both),
         "missed": matched.missed,
     }
     row["speedup"] = row["upstream_ms"] / row["ours_ms"]
@@ -154,7 +135,7 @@ def main() -> int:
     args = parser.parse_args()
     backends = args.backends.split(",")
     weights_home()
-    plant(backends)
+    plant_detectors(backends)
     if args.represent:
         plant_recognition([args.represent])
     frames = photos.small_face_frames(args.frames)
