@@ -84,7 +84,7 @@ def run_job(clip: Path, out: Path, backend: str, batch_size: int):
     """``jobs.run_video`` as the command runs it (quiet), records to ``out``; its summary."""
     from deepface_batch import jobs, records
 
-    options = jobs.Options(detector=backend, batch_size=batch_size, quiet=True)
+    options = jobs.JobOptions(detector=backend, batch_size=batch_size, quiet=True)
     with records.open_writer(out) as writer:
         return jobs.run_video([str(clip)], writer, options)
 

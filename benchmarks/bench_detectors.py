@@ -82,9 +82,7 @@ def deviation(ours: list, upstream: list) -> dict[str, float]:
             worst["box_px"] = max(worst["box_px"], max(abs(fa[k] - fb[k]) for k in "xywh"))
             for k in ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right"):
                 if fa.get(k) is not None and fb.get(k) is not None:
-                    worst["landmark_px"] = max(
-                        worst["landmark_px"], max(abs(x - y) for x, y in zip(fa[k], fb[k]))
-                    )
+                    worst["landmark_px"] = max(worst["landmark_px"], max(abs(x - y) for x, y in zip(fa[k], fb[k])))
                 elif (fa.get(k) is None) != (fb.get(k) is None):
                     worst["landmark_px"] = float("inf")
             worst["confidence"] = max(worst["confidence"], abs(a["confidence"] - b["confidence"]))
@@ -136,9 +134,7 @@ def bench(backend: str, images: list[np.ndarray], batch_size: int, profile: bool
         _, upstream_all_cores_s = timed(lambda: [layer.reference_extract_faces(i, **kwargs) for i in images])
         torch.set_num_threads(left)
     bordered = [layer.add_border(i, True)[0] for i in images]
-    _, detector_s = timed(
-        lambda: [plugin.detect_batch(chunk) for chunk in pipeline.chunks(bordered, batch_size)]
-    )
+    _, detector_s = timed(lambda: [plugin.detect_batch(chunk) for chunk in pipeline.chunks(bordered, batch_size)])
     _, detector_one_s = timed(lambda: [plugin.detect_one(i) for i in bordered])
     row = {
         "backend": backend,

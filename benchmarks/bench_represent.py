@@ -131,7 +131,10 @@ def bench_memory(model: str, sizes: list[int], batch_size: int) -> list[dict]:
             start = time.perf_counter()
             out = subprocess.run(
                 [sys.executable, "-c", _MEMORY_CHILD, how, str(n), str(path), model, str(batch_size)],
-                capture_output=True, text=True, env=os.environ, check=False,
+                capture_output=True,
+                text=True,
+                env=os.environ,
+                check=False,
             )
             if out.returncode != 0:
                 row[how] = f"failed (exit {out.returncode}): {out.stderr.strip().splitlines()[-1]}"
@@ -203,8 +206,7 @@ def main() -> int:
     ]
     for m in memory:
         cells = [
-            f"{m[k]:.0f}" if isinstance(m.get(k), float) else str(m.get(k, "-"))
-            for k in ("upstream", "ours", "base")
+            f"{m[k]:.0f}" if isinstance(m.get(k), float) else str(m.get(k, "-")) for k in ("upstream", "ours", "base")
         ]
         report.append(f"| {m['n']} | {' | '.join(cells)} |")
     text = "\n".join(report) + "\n"

@@ -106,9 +106,7 @@ def face_palette() -> dict[tuple[int, int], list[np.ndarray]]:
     return palette
 
 
-def stream(
-    n: int, face_share: float, bad_every: int, seed: int, counts: Counter
-) -> Iterator[np.ndarray]:
+def stream(n: int, face_share: float, bad_every: int, seed: int, counts: Counter) -> Iterator[np.ndarray]:
     """``n`` frames, made one at a time (a fresh array each), counted by kind in ``counts``.
 
     Every ``bad_every``-th item is bad (a 2-D array, then a boolean array, alternately);
@@ -298,7 +296,10 @@ def soak_in_child(config: dict[str, Any]) -> dict[str, Any]:
     """``run_soak(config)`` in a fresh interpreter, so each soak's RSS is its own."""
     out = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(config)],
-        stdout=subprocess.PIPE, text=True, env=os.environ, check=False,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ,
+        check=False,
     )
     if out.returncode != 0:
         raise SystemExit(f"the {config['kind']} soak failed (exit {out.returncode})")
@@ -356,7 +357,7 @@ def report(args: argparse.Namespace, command: str, engine: str, results: list[di
         + f"{FACELESS_SIZE[0]} x {FACELESS_SIZE[1]}: "
         + ", ".join(f"{k} {p:.0%}" for k, p in FACELESS_KINDS)
         + f"; a bad item every {args.bad_every} frames (2-D array and boolean array, "
-        f"alternately). errors=\"return\"; every returned error is kept to the end of its "
+        f'alternately). errors="return"; every returned error is kept to the end of its '
         f"soak. batch_size={args.batch_size}. RSS from {results[0]['rss_source']}, sampled "
         f"every {results[0]['samples'][1][0] if len(results[0]['samples']) > 1 else '-'} frames; "
         f"MB = 10^6 bytes.",
@@ -439,11 +440,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=100_000, help="extract soak frames")
     parser.add_argument(
-        "--represent-frames", type=int, default=None,
+        "--represent-frames",
+        type=int,
+        default=None,
         help="represent soak frames (default 50,000, or --frames when fewer; 0 skips it)",
     )
     parser.add_argument(
-        "--guard-frames", type=int, default=None,
+        "--guard-frames",
+        type=int,
+        default=None,
         help="guard frames (default 20,000, or --frames when fewer; 0 skips it)",
     )
     parser.add_argument("--batch-size", type=int, default=32)

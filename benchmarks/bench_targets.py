@@ -89,9 +89,7 @@ def measure(backend: str, frames: list, batch_size: int) -> dict:
     row["target"] = target
     if row["speedup"] < target:
         row["profile"] = profile(
-            lambda: deepface_batch.extract_faces(
-                frames, detect_without_border=True, batch_size=batch_size, **kwargs
-            )
+            lambda: deepface_batch.extract_faces(frames, detect_without_border=True, batch_size=batch_size, **kwargs)
         )
     return row
 
@@ -155,7 +153,9 @@ def main() -> int:
             continue
         row = measure(backend, frames, args.batch_size)
         rows.append(row)
-        print(f"{backend}: {row['upstream_ms']:.1f} -> {row['ours_ms']:.1f} ms/frame, {row['speedup']:.2f}x", flush=True)
+        print(
+            f"{backend}: {row['upstream_ms']:.1f} -> {row['ours_ms']:.1f} ms/frame, {row['speedup']:.2f}x", flush=True
+        )
 
     split = None
     if args.represent:

@@ -12,6 +12,7 @@ Installed with pip, the package also patches deepface itself when deepface is im
 from __future__ import annotations
 
 from importlib import metadata as _metadata
+from typing import Any
 
 from deepface_batch.api import extract_faces, iter_extract_faces
 from deepface_batch.errors import (
@@ -26,7 +27,7 @@ from deepface_batch.errors import (
     UnsupportedDeepfaceVersion,
     WeightFileError,
 )
-from deepface_batch.patch import is_patched, patch, patched, unpatch, unpatched
+from deepface_batch.patching import is_patched, patch, patched, unpatch, unpatched
 from deepface_batch.plugin import BatchMode, BorderAgreement, DetectorPlugin, Requirement, Tolerance
 from deepface_batch.registry import (
     detectors,
@@ -44,6 +45,7 @@ except _metadata.PackageNotFoundError:  # a source tree that was never installed
 
 __all__ = [
     "BatchMode",
+    "FacialAreaRegion",
     "BatchModeError",
     "BorderAgreement",
     "DeepfaceBatchError",
@@ -74,3 +76,14 @@ __all__ = [
     "unregister_detector",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``FacialAreaRegion``: upstream's region class, what a plugin's ``detect_batch``
+    returns for each face, read from the installed deepface when first asked for (``import
+    deepface_batch`` itself does not import deepface)."""
+    if name == "FacialAreaRegion":
+        from deepface_batch import compat
+
+        return compat.get().FacialAreaRegion
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

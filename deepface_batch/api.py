@@ -22,26 +22,43 @@ from typing import Any, Literal, Union
 
 import numpy as np
 
-from deepface_batch import compat, inputs, pipeline, registry, settings
+from deepface_batch import compat, config, inputs, pipeline, registry
 from deepface_batch.errors import DeepfaceBatchError, InputSourceError
 from deepface_batch.plugin import BatchMode, DetectorPlugin
 
+__all__ = [
+    "EYE_FINDER",
+    "Entry",
+    "Errors",
+    "ExtractOptions",
+    "FaceList",
+    "backend_lock",
+    "batch_size_or_default",
+    "check_errors",
+    "deliver",
+    "detect_batched",
+    "detect_singly",
+    "extract_faces",
+    "extract_one",
+    "extract_options",
+    "iter_extract_faces",
+    "load_chunk",
+    "process",
+    "reads_files",
+    "released",
+    "with_index",
+]
+
+#: one input's result: the face dicts upstream returns for it
 FaceList = list[dict[str, Any]]
+#: one input's entry in a batch's results: its faces, or (``errors="return"``) its error
 Entry = Union[FaceList, Exception]
 Errors = Literal["raise", "return"]
 
-#: batch size when none is given; DEEPFACE_BATCH_SIZE overrides it (the patched path too).
-DEFAULT_BATCH_SIZE = 32
-
-
-def default_batch_size() -> int:
-    """``DEEPFACE_BATCH_SIZE`` when set, else :data:`DEFAULT_BATCH_SIZE`."""
-    return settings.integer(settings.BATCH_SIZE, DEFAULT_BATCH_SIZE, minimum=1)
-
 
 def batch_size_or_default(batch_size: Any) -> int:
-    """``batch_size`` checked, or the default when it is ``None``."""
-    return default_batch_size() if batch_size is None else pipeline.check_batch_size(batch_size)
+    """``batch_size`` checked, or the default (:mod:`deepface_batch.config`) when ``None``."""
+    return config.default("batch_size") if batch_size is None else pipeline.check_batch_size(batch_size)
 
 
 def check_errors(errors: Any) -> None:
@@ -148,7 +165,9 @@ class _Loaded:
 
 
 @dataclass(frozen=True)
-class _Options:
+class ExtractOptions:
+    """Upstream's ``extract_faces`` arguments for one call, and ``detect_without_border``."""
+
     enforce_detection: bool
     align: bool
     expand_percentage: int
@@ -160,12 +179,12 @@ class _Options:
     detect_without_border: bool = False
 
 
-def _options(plugin: DetectorPlugin, detect_without_border: bool = False, **kwargs: Any) -> _Options:
+def extract_options(plugin: DetectorPlugin, detect_without_border: bool = False, **kwargs: Any) -> ExtractOptions:
     """Upstream's arguments, with upstream's defaults for those not given."""
     layer = compat.get()
     given = {**layer.EXTRACT_FACES_DEFAULTS, **kwargs}
     expand = given["expand_percentage"]
-    return _Options(
+    return ExtractOptions(
         enforce_detection=given["enforce_detection"],
         align=given["align"],
         expand_percentage=layer.clamp_expand_percentage(expand) if plugin.detects_faces else expand,
@@ -191,6 +210,12 @@ def load_chunk(chunk: list[tuple[inputs.Label, Any]]) -> list[_Loaded]:
     return loaded
 
 
+def reads_files(chunk: list[tuple[inputs.Label, Any]]) -> bool:
+    """Whether loading ``chunk`` reads or decodes anything (the read-ahead is worth a
+    thread only then: frames already in memory load in no time)."""
+    return any(inputs.needs_reading(item) for _, item in chunk)
+
+
 #: a detector call: bordered images and their labels in, regions (or an error) per image out
 Detect = Callable[[DetectorPlugin, list[np.ndarray], list[inputs.Label]], list[Any]]
 
@@ -203,8 +228,7 @@ def detect_batched(
         regions = plugin.detect_batch(images)
         if len(regions) != len(images):
             raise DeepfaceBatchError(
-                f"detector backend '{plugin.name}' returned {len(regions)} results for a "
-                f"batch of {len(images)} images"
+                f"detector backend '{plugin.name}' returned {len(regions)} results for a batch of {len(images)} images"
             )
         return list(regions)
     except DeepfaceBatchError:
@@ -223,17 +247,15 @@ def detect_batched(
     return results
 
 
-def detect_one(
-    plugin: DetectorPlugin, images: list[np.ndarray], labels: list[inputs.Label]
-) -> list[list[Any]]:
-    """The plugin image by image, through ``detect_one``: the single-image path."""
+def detect_singly(plugin: DetectorPlugin, images: list[np.ndarray], labels: list[inputs.Label]) -> list[list[Any]]:
+    """The plugin image by image, through its ``detect_one``: the single-image path."""
     return [list(plugin.detect_one(image)) for image in images]
 
 
 def process(
     plugin: DetectorPlugin,
     loaded: list[_Loaded],
-    options: _Options,
+    options: ExtractOptions,
     detect: Detect = detect_batched,
 ) -> list[Entry]:
     """Upstream's ``extract_faces`` for each loaded input, in order: the one composition of
@@ -243,73 +265,101 @@ def process(
     The detector call is the only part that varies: batched for the engine, one image at
     a time for the reference path (:func:`extract_one`).
     """
-    layer = compat.get()
     entries: list[Entry | None] = [item.error for item in loaded]
     todo = [position for position, item in enumerate(loaded) if item.error is None]
-    prepared: dict[int, tuple[np.ndarray, int, int]] = {}
-    detected: dict[int, list[Any] | Exception] = {}
+    found: dict[int, tuple[list[Any], tuple[np.ndarray, int, int]]] = {}
     if todo and plugin.detects_faces:
-        # the border is one image's step: an array copyMakeBorder refuses (bool, object)
-        # is that image's error, not the whole batch's
-        for position in todo:
-            item = loaded[position]
-            try:
-                prepared[position] = layer.add_border(item.img, options.align)
-            except Exception as err:
-                entries[position] = with_index(err, item.label)
-        todo = [position for position in todo if position in prepared]
-        if todo:
-            # detect_without_border: the detector sees the image as given, and its regions
-            # move into the bordered frame, where upstream's cropping and alignment run
-            unbordered = options.detect_without_border and options.align
-            with backend_lock(plugin.name):
-                found = detect(
-                    plugin,
-                    [loaded[p].img if unbordered else prepared[p][0] for p in todo],
-                    [loaded[position].label for position in todo],
-                )
-            if unbordered:
-                found = [
-                    regions if isinstance(regions, Exception)
-                    else layer.shift_regions(list(regions), prepared[p][1], prepared[p][2])
-                    for p, regions in zip(todo, found)
-                ]
-            detected = dict(zip(todo, found))
+        found = _detect(plugin, loaded, todo, options, detect, entries)
+        todo = [position for position in todo if position in found]
     for position in todo:
         item = loaded[position]
         try:
-            if plugin.detects_faces:
-                regions = detected[position]
-                if isinstance(regions, Exception):
-                    raise regions
-                bordered, width_border, height_border = prepared[position]
-                # upstream aligns a face without eyes with opencv's shared eye cascade
-                with backend_lock(EYE_FINDER):
-                    face_objs = layer.faces_from_regions(
-                        plugin.name,
-                        bordered,
-                        regions,
-                        align=options.align,
-                        expand_percentage=options.expand_percentage,
-                        max_faces=options.max_faces,
-                        width_border=width_border,
-                        height_border=height_border,
-                    )
-            else:
-                face_objs = layer.skip_faces(item.img)
-            entries[position] = layer.finish(
-                item.img,
-                item.img_name,
-                face_objs,
-                enforce_detection=options.enforce_detection,
-                grayscale=options.grayscale,
-                color_face=options.color_face,
-                normalize_face=options.normalize_face,
-                anti_spoofing=options.anti_spoofing,
-            )
+            entries[position] = _faces(plugin, item, found.get(position), options)
         except Exception as err:
             entries[position] = with_index(err, item.label)
     return entries  # type: ignore[return-value]  # every position is filled
+
+
+def _detect(
+    plugin: DetectorPlugin,
+    loaded: list[_Loaded],
+    todo: list[int],
+    options: ExtractOptions,
+    detect: Detect,
+    entries: list[Entry | None],
+) -> dict[int, tuple[list[Any], tuple[np.ndarray, int, int]]]:
+    """The border, then one detector call over the inputs at ``todo``: for each input that
+    got regions, its regions and its bordered image with the border's width and height.
+    An input whose border or detection failed has its error in ``entries`` instead."""
+    layer = compat.get()
+    prepared: dict[int, tuple[np.ndarray, int, int]] = {}
+    # the border is one image's step: an array copyMakeBorder refuses (bool, object) is
+    # that image's error, not the whole batch's
+    for position in todo:
+        item = loaded[position]
+        try:
+            prepared[position] = layer.add_border(item.img, options.align)  # type: ignore[arg-type]
+        except Exception as err:
+            entries[position] = with_index(err, item.label)
+    todo = [position for position in todo if position in prepared]
+    if not todo:
+        return {}
+    # detect_without_border: the detector sees the image as given, and its regions move
+    # into the bordered frame, where upstream's cropping and alignment run
+    unbordered = options.detect_without_border and options.align
+    with backend_lock(plugin.name):
+        results = detect(
+            plugin,
+            [loaded[p].img if unbordered else prepared[p][0] for p in todo],  # type: ignore[misc]
+            [loaded[p].label for p in todo],
+        )
+    found = {}
+    for position, regions in zip(todo, results):
+        if isinstance(regions, Exception):
+            entries[position] = regions
+            continue
+        if unbordered:
+            _, dx, dy = prepared[position]
+            regions = layer.shift_regions(list(regions), dx, dy)
+        found[position] = (list(regions), prepared[position])
+    return found
+
+
+def _faces(
+    plugin: DetectorPlugin,
+    item: _Loaded,
+    found: tuple[list[Any], tuple[np.ndarray, int, int]] | None,
+    options: ExtractOptions,
+) -> FaceList:
+    """One input's result dicts from its regions: crop, align and finish, as upstream."""
+    layer = compat.get()
+    assert item.img is not None  # only loaded inputs get here
+    if found is None:  # a backend that finds no faces: the whole image is the face
+        face_objs = layer.skip_faces(item.img)
+    else:
+        regions, (bordered, width_border, height_border) = found
+        # upstream aligns a face without eyes with opencv's shared eye cascade
+        with backend_lock(EYE_FINDER):
+            face_objs = layer.faces_from_regions(
+                plugin.name,
+                bordered,
+                regions,
+                align=options.align,
+                expand_percentage=options.expand_percentage,
+                max_faces=options.max_faces,
+                width_border=width_border,
+                height_border=height_border,
+            )
+    return layer.finish(
+        item.img,
+        item.img_name,
+        face_objs,
+        enforce_detection=options.enforce_detection,
+        grayscale=options.grayscale,
+        color_face=options.color_face,
+        normalize_face=options.normalize_face,
+        anti_spoofing=options.anti_spoofing,
+    )
 
 
 def extract_one(plugin: DetectorPlugin, img: Any, **kwargs: Any) -> FaceList:
@@ -319,7 +369,9 @@ def extract_one(plugin: DetectorPlugin, img: Any, **kwargs: Any) -> FaceList:
     ``extract_faces`` is the reference for those it does); ``kwargs`` are upstream's
     ``extract_faces`` arguments.
     """
-    [entry] = process(plugin, load_chunk([(None, img)]), _options(plugin, **kwargs), detect_one)
+    with backend_lock(plugin.name):  # as the engine prepares a plugin before its first batch
+        plugin.prepare()
+    [entry] = process(plugin, load_chunk([(None, img)]), extract_options(plugin, **kwargs), detect_singly)
     if isinstance(entry, Exception):
         raise entry
     return entry
@@ -327,7 +379,7 @@ def extract_one(plugin: DetectorPlugin, img: Any, **kwargs: Any) -> FaceList:
 
 def iter_extract_faces(
     images: Any,
-    detector_backend: str = "opencv",
+    detector_backend: str = config.DEFAULTS["detector_backend"].value,
     enforce_detection: bool = True,
     align: bool = True,
     expand_percentage: int = 0,
@@ -362,7 +414,8 @@ def iter_extract_faces(
         errors: ``"raise"`` stops at the first bad image, naming its index;
             ``"return"`` yields the exception in that image's place and goes on.
         progress: ``True`` for a progress bar, or a callable taking ``(done, total)``.
-        prefetch: load the next batch in a thread while the current one is detected.
+        prefetch: read the next batch in a thread while the current one is detected,
+            where reading is work (files, URLs, base64 strings; arrays need none).
         detect_without_border: with ``align=True``, run the detector on the image as
             given instead of on upstream's copy with a black border of half its size on
             every side (4x the pixels), then crop and align exactly as upstream does.
@@ -378,7 +431,7 @@ def iter_extract_faces(
     check_errors(errors)
     plugin = registry.get_detector(detector_backend, batch_mode)
     size = batch_size_or_default(batch_size)
-    options = _options(
+    options = extract_options(
         plugin,
         enforce_detection=enforce_detection,
         align=align,
@@ -392,7 +445,7 @@ def iter_extract_faces(
     )
     single = inputs.is_single(images)
     loaded = pipeline.prefetched(
-        pipeline.chunks(inputs.labelled(images), size), load_chunk, prefetch
+        pipeline.chunks(inputs.labelled(images), size), load_chunk, prefetch, worth=reads_files
     )
     total = 1 if single else inputs.known_length(images)
     bar = pipeline.Progress(progress, total, desc=f"extract_faces[{detector_backend}]")
@@ -400,7 +453,7 @@ def iter_extract_faces(
 
 
 def _detected(
-    plugin: DetectorPlugin, batches: Iterator[list[_Loaded]], options: _Options
+    plugin: DetectorPlugin, batches: Iterator[list[_Loaded]], options: ExtractOptions
 ) -> Iterator[list[Entry]]:
     """Each loaded batch's entries, the plugin prepared before the first.
 
@@ -424,9 +477,7 @@ def _detected(
         batches = iter(())
 
 
-def deliver(
-    batches: Iterator[list[Entry]], errors: Errors, bar: pipeline.Progress
-) -> Iterator[Entry]:
+def deliver(batches: Iterator[list[Entry]], errors: Errors, bar: pipeline.Progress) -> Iterator[Entry]:
     """Yield each batch's entries in order, as ``errors`` asks, and close ``bar`` at the end.
 
     Returned errors are :func:`released` first, so they do not keep their batch alive.
@@ -478,7 +529,7 @@ def _close(iterator: Any) -> None:
 
 def extract_faces(
     images: Any,
-    detector_backend: str = "opencv",
+    detector_backend: str = config.DEFAULTS["detector_backend"].value,
     enforce_detection: bool = True,
     align: bool = True,
     expand_percentage: int = 0,
@@ -494,7 +545,7 @@ def extract_faces(
     progress: Any = False,
     prefetch: bool = True,
     detect_without_border: bool = False,
-) -> Union[FaceList, list[Entry], Exception]:
+) -> Any:  # FaceList for one image, list[Entry] for a batch
     """Batched ``DeepFace.extract_faces``.
 
     One image in gives exactly upstream's result (a list of face dicts). A batch in (list,

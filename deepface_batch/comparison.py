@@ -14,6 +14,18 @@ import numpy as np
 
 from deepface_batch.plugin import BorderAgreement, Tolerance
 
+__all__ = [
+    "LANDMARKS",
+    "MATCH_IOU",
+    "Agreement",
+    "agreement",
+    "compare_faces",
+    "deviation",
+    "iou",
+    "match_faces",
+    "regions_close",
+]
+
 LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
 
@@ -74,12 +86,12 @@ def compare_faces(
         face_got, face_want = np.asarray(got["face"]), np.asarray(want["face"])
         if tolerance.exact:
             if face_got.dtype != face_want.dtype or not np.array_equal(face_got, face_want):
-                diff = (
+                mismatch: float | str = (
                     float(np.max(np.abs(face_got.astype(float) - face_want.astype(float))))
                     if face_got.shape == face_want.shape
                     else f"shape {face_got.shape} vs {face_want.shape}"
                 )
-                problems.append(f"{at}: face image differs ({diff}; allowed: bit-identical)")
+                problems.append(f"{at}: face image differs ({mismatch}; allowed: bit-identical)")
         elif area_got == area_want and face_got.shape != face_want.shape:
             # a box clipped to the image edges can agree after clipping and still have
             # differed before it: the crop's size shows by how much
@@ -256,8 +268,7 @@ class Agreement:
             )
         if self.max_box_px > declared.box_px:
             problems.append(
-                f"box deviation of matched faces up to {self.max_box_px:g} px "
-                f"(declared at most {declared.box_px:g})"
+                f"box deviation of matched faces up to {self.max_box_px:g} px (declared at most {declared.box_px:g})"
             )
         if self.max_box_fraction > declared.box_fraction:
             problems.append(

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from deepface_batch import comparison, compat, jobs, records, registry, samples, video
+
+__all__ = ["make_clip", "records_differ", "side_by_side", "video_demo"]
 
 
 def make_clip(path: Path, frames: int = 48, fps: float = 12.0, height: int = 480, width: int = 640) -> Path:
@@ -24,7 +27,7 @@ def make_clip(path: Path, frames: int = 48, fps: float = 12.0, height: int = 480
     import cv2
 
     face = samples.astronaut()[0:300, 70:370]  # head and shoulders
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (width, height))
     if not writer.isOpened():
         raise OSError(f"cannot write {path} with OpenCV's mp4v codec")
     try:
@@ -55,8 +58,8 @@ def video_demo(detector: str, frames: int, batch_size: int, out: Path) -> int:
     layer = compat.get()
     clip = make_clip(out / "clip.mp4", frames)
     plugin = registry.get_detector(detector)
-    options = jobs.Options(detector=detector, batch_size=batch_size)
-    kwargs = {"detector_backend": detector, "enforce_detection": False}
+    options = jobs.JobOptions(detector=detector, batch_size=batch_size)
+    kwargs: dict[str, Any] = {"detector_backend": detector, "enforce_detection": False}
     decoded = [frame.image for frame in video.iter_frames(str(clip))]
     print(
         f"deepface {layer.VERSION}, detector {detector} ({plugin.batch_mode.value} batching): "
@@ -140,7 +143,7 @@ def side_by_side(detector: str, frames: int, batch_size: int) -> int:
 
     sample_frames = samples.video_frames()
     images = [sample_frames[i % len(sample_frames)] for i in range(frames)] + samples.mixed_images()
-    kwargs = {"detector_backend": detector, "enforce_detection": False}
+    kwargs: dict[str, Any] = {"detector_backend": detector, "enforce_detection": False}
     layer = compat.get()
     print(
         f"deepface {layer.VERSION}, detector {detector}: {frames} frames of 640 x 480 "

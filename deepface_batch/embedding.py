@@ -44,8 +44,20 @@ from typing import Any
 
 import numpy as np
 
-from deepface_batch import compat
+from deepface_batch import compat, weights
 from deepface_batch.plugin import BatchMode
+
+__all__ = [
+    "TOLERANCE",
+    "Embedder",
+    "EmbeddingTolerance",
+    "GroupedEmbedder",
+    "KerasEmbedder",
+    "LoopEmbedder",
+    "get_embedder",
+    "make_embedder",
+    "per_face_methods",
+]
 
 
 @dataclass(frozen=True)
@@ -121,6 +133,11 @@ class Embedder:
         return "any"
 
     @property
+    def size(self) -> int:
+        """The number of components of the model's embeddings (its client's ``output_shape``)."""
+        return int(self.client.output_shape)
+
+    @property
     def tolerance(self) -> EmbeddingTolerance:
         return TOLERANCE[self.engine]
 
@@ -135,9 +152,7 @@ class Embedder:
         """
         return None
 
-    def embed(
-        self, faces: np.ndarray, keys: Sequence[Hashable] | None = None
-    ) -> list[list[float]]:
+    def embed(self, faces: np.ndarray, keys: Sequence[Hashable] | None = None) -> list[list[float]]:
         """Embeddings (Python floats, as upstream returns them) of ``(n, H, W, 3)`` faces.
 
         Args:
@@ -157,9 +172,7 @@ class LoopEmbedder(Embedder):
 
     mode = BatchMode.PSEUDO
 
-    def embed(
-        self, faces: np.ndarray, keys: Sequence[Hashable] | None = None
-    ) -> list[list[float]]:
+    def embed(self, faces: np.ndarray, keys: Sequence[Hashable] | None = None) -> list[list[float]]:
         return [self.client.forward(faces[i : i + 1]) for i in range(faces.shape[0])]
 
 
@@ -173,18 +186,14 @@ class GroupedEmbedder(Embedder):
     gives each of them its own answer.
     """
 
-    def __init__(
-        self, model_name: str, client: Any, key: Callable[[np.ndarray], Hashable]
-    ) -> None:
+    def __init__(self, model_name: str, client: Any, key: Callable[[np.ndarray], Hashable]) -> None:
         super().__init__(model_name, client)
         self._key = key
 
     def stack_key(self, faces: np.ndarray) -> Hashable:
         return self._key(faces)
 
-    def embed(
-        self, faces: np.ndarray, keys: Sequence[Hashable] | None = None
-    ) -> list[list[float]]:
+    def embed(self, faces: np.ndarray, keys: Sequence[Hashable] | None = None) -> list[list[float]]:
         if keys is None:
             keys = [self._key(faces[i : i + 1]) for i in range(faces.shape[0])]
         if len(keys) != faces.shape[0]:
@@ -225,24 +234,20 @@ class KerasEmbedder(Embedder):
         self._post = post
         self._tf = tf
 
-    def embed(
-        self, faces: np.ndarray, keys: Sequence[Hashable] | None = None
-    ) -> list[list[float]]:
+    def embed(self, faces: np.ndarray, keys: Sequence[Hashable] | None = None) -> list[list[float]]:
         out = self._call(self._tf.constant(faces, dtype=self._tf.float32)).numpy()
         return self._post(out)
 
 
 def _keras_post(model_name: str, client: Any) -> Callable[[np.ndarray], Any] | None:
     """What upstream's ``forward`` does after the network, for the clients known here."""
-    from deepface.models.FacialRecognition import FacialRecognition
-    from deepface.modules import verification
-
+    layer = compat.get()
     forward = type(client).forward
-    if forward is FacialRecognition.forward:
+    if forward is layer.FacialRecognition.forward:
         return lambda out: out.tolist()
-    vgg = compat.get().RECOGNITION_MODULES.get("tf.VGGFace")
+    vgg = layer.RECOGNITION_MODULES.get("tf.VGGFace")
     if model_name == "VGG-Face" and forward.__module__ == vgg:
-        return lambda out: verification.l2_normalize(out.tolist(), axis=1).tolist()
+        return lambda out: layer.l2_normalize_rows(out.tolist())
     return None
 
 
@@ -274,11 +279,7 @@ _PER_FACE_METHODS: dict[tuple[str, str], Callable[[np.ndarray], Hashable] | None
 def per_face_methods() -> dict[tuple[str, str], Callable[[np.ndarray], Hashable] | None]:
     """:data:`_PER_FACE_METHODS` keyed by the installed release's ``(module, qualname)``."""
     modules = compat.get().RECOGNITION_MODULES
-    return {
-        (modules[module], name): key
-        for (module, name), key in _PER_FACE_METHODS.items()
-        if module in modules
-    }
+    return {(modules[module], name): key for (module, name), key in _PER_FACE_METHODS.items() if module in modules}
 
 
 def _known(method: Any) -> bool:
@@ -320,14 +321,21 @@ _lock = threading.Lock()
 
 
 def get_embedder(model_name: str) -> Embedder:
-    """The embedder for ``model_name`` around upstream's cached client (built once)."""
+    """The embedder for ``model_name`` around upstream's cached client (built once).
+
+    Raises:
+        ValueError: deepface offers no model of that name.
+        WeightFileError: a weight file the model loads is not the one deepface downloads
+            (checked before the build, so a damaged file is named, not a parser's error).
+    """
     layer = compat.get()
     if model_name not in layer.RECOGNITION_MODELS:
-        raise ValueError(
-            f"unknown model_name {model_name!r}; deepface offers: "
-            f"{', '.join(layer.RECOGNITION_MODELS)}"
-        )
+        raise ValueError(f"unknown model_name {model_name!r}; deepface offers: {', '.join(layer.RECOGNITION_MODELS)}")
+    # the files deepface loads for the model, checked as the detectors' are (once per file)
+    files = weights.recognition_files(model_name)
+    weights.verify_all(files)
     client = layer.build_recognition_model(model_name)
+    weights.verify_all(files)  # the build may have downloaded them
     key = (model_name, id(client))
     with _lock:
         embedder = _cache.get(key)

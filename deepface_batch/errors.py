@@ -3,6 +3,20 @@ what to do."""
 
 from __future__ import annotations
 
+__all__ = [
+    "BatchModeError",
+    "DeepfaceBatchError",
+    "DetectorNameTakenError",
+    "DetectorUnavailableError",
+    "InputSourceError",
+    "InvalidImageError",
+    "PluginValidationError",
+    "UnknownDetectorError",
+    "UnsupportedDeepfaceVersion",
+    "WeightFileError",
+    "invalid_image_error",
+]
+
 
 class DeepfaceBatchError(Exception):
     """Base class of deepface_batch's own errors."""
@@ -98,9 +112,7 @@ def invalid_image_error(
     return cls(index, reason)
 
 
-def _rebuild_invalid_image(
-    upstream: type[BaseException] | None, index: int | None, reason: str
-) -> InvalidImageError:
+def _rebuild_invalid_image(upstream: type[BaseException] | None, index: int | None, reason: str) -> InvalidImageError:
     return invalid_image_error(index, reason, upstream)
 
 
@@ -136,11 +148,7 @@ class DetectorNameTakenError(DeepfaceBatchError, ValueError):
 
     def __init__(self, name: str, message: str | None = None):
         self.name = name
-        super().__init__(
-            message
-            or f"detector backend '{name}' is already registered; pass clobber=True to "
-            "replace it"
-        )
+        super().__init__(message or f"detector backend '{name}' is already registered; pass clobber=True to replace it")
 
     def __reduce__(self) -> tuple:
         # the default would call cls(message), putting the message in ``name``

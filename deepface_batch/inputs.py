@@ -17,6 +17,20 @@ import numpy as np
 
 from deepface_batch.errors import InvalidImageError, invalid_image_error
 
+__all__ = [
+    "Label",
+    "check_image",
+    "describe_item",
+    "is_single",
+    "iter_items",
+    "known_length",
+    "labelled",
+    "labels",
+    "load",
+    "needs_reading",
+    "redact",
+]
+
 #: how an error names its input: ``None`` for a single image (upstream's call, whose errors
 #: name no position), else its index in the batch
 Label = Optional[int]
@@ -33,6 +47,12 @@ def is_single(images: Any) -> bool:
     return not isinstance(images, Iterable)
 
 
+def needs_reading(item: Any) -> bool:
+    """Whether loading ``item`` is work a read-ahead thread can overlap: a path, URL,
+    base64 string or file object is read and decoded; an array is used as it is."""
+    return not isinstance(item, np.ndarray)
+
+
 def known_length(images: Any) -> int | None:
     """The number of items in a batch, when it can be known without consuming it."""
     try:
@@ -45,14 +65,10 @@ def iter_items(images: Any) -> Iterator[tuple[int, Any]]:
     """Enumerate a batch lazily; a 4-D array yields views of its frames."""
     if isinstance(images, np.ndarray):
         if images.ndim != 4:
-            raise InvalidImageError(
-                None, f"expected a batch array of shape (N, H, W, C), got shape {images.shape}"
-            )
+            raise InvalidImageError(None, f"expected a batch array of shape (N, H, W, C), got shape {images.shape}")
         return enumerate(images[i] for i in range(images.shape[0]))
     if isinstance(images, dict):
-        raise InvalidImageError(
-            None, "expected an image or an iterable of images, got a dict"
-        )
+        raise InvalidImageError(None, "expected an image or an iterable of images, got a dict")
     return enumerate(images)
 
 
@@ -90,7 +106,7 @@ def redact(text: str) -> str:
 _CREDENTIALS = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
 
 
-def describe(item: Any) -> str:
+def describe_item(item: Any) -> str:
     """A short name for an input item in an error message (a URL's credentials left out)."""
     if isinstance(item, (str, os.PathLike)):
         text = os.fspath(item)
@@ -122,6 +138,6 @@ def load(index: int | None, item: Any, loader: Any) -> tuple[np.ndarray, str]:
     except InvalidImageError:
         raise
     except Exception as err:
-        reason = f"cannot read image {describe(item)}: {redact(str(err))}"
+        reason = f"cannot read image {describe_item(item)}: {redact(str(err))}"
         raise invalid_image_error(index, reason, type(err)) from err
     return check_image(index, img), img_name

@@ -3,10 +3,12 @@
 This is the ``deepface-batch`` command without its argument parsing, for programs that
 want the same job::
 
-    from deepface_batch import jobs, records
-    with records.open_writer("faces.jsonl") as out:
-        summary = jobs.run_images(["photos/"], out, jobs.Options(detector="ssd"))
+    from deepface_batch import jobs
+    summary = jobs.run("extract", ["photos/"], "faces.jsonl", jobs.JobOptions(detector="ssd"))
     print(summary.line())
+
+(:func:`run` is the whole command: the output checked and opened, ``--resume``; the
+lower-level :func:`run_images` and :func:`run_video` write into a writer of your own.)
 
 Every input gives records (a face each, or one saying ``no_face`` or ``error``), failures
 are also reported on stderr by name and index, records are written batch by batch, and
@@ -31,18 +33,45 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from deepface_batch import config
 from deepface_batch import records as rec
+from deepface_batch.errors import DeepfaceBatchError
+
+__all__ = [
+    "COMMANDS",
+    "IMAGE_EXTENSIONS",
+    "JobOptions",
+    "Summary",
+    "UsageError",
+    "check",
+    "expand_paths",
+    "run",
+    "run_images",
+    "run_video",
+]
 
 #: extensions a folder walk takes as images (a file named on its own is always tried)
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
 
+#: the jobs :func:`run` runs: the command's subcommands of the same names
+COMMANDS = ("extract", "represent", "video")
+
+
+class UsageError(DeepfaceBatchError, ValueError):
+    """A job that cannot start as asked (a bad output name, a backend that cannot run
+    here, an unopenable video); raised before the output file is touched."""
+
 
 @dataclass(frozen=True)
-class Options:
-    """What to run on every input: upstream's arguments, and ours."""
+class JobOptions:
+    """What to run on every input: upstream's arguments, and ours.
 
-    detector: str = "opencv"
-    batch_size: int = 32
+    ``batch_size=None`` takes the default (:mod:`deepface_batch.config`:
+    ``DEEPFACE_BATCH_SIZE``, else 32) when the options are made.
+    """
+
+    detector: str = config.DEFAULTS["detector_backend"].value
+    batch_size: int = None  # type: ignore[assignment]  # None: the default, resolved below
     align: bool = True
     expand_percentage: int = 0
     max_faces: int | None = None
@@ -54,6 +83,11 @@ class Options:
     strict: bool = False  #: stop at the first failed input
     crops: Path | None = None  #: write each aligned face here as PNG
     quiet: bool = False  #: no progress bar and no per-input messages
+
+    def __post_init__(self) -> None:
+        from deepface_batch import api
+
+        object.__setattr__(self, "batch_size", api.batch_size_or_default(self.batch_size))
 
 
 @dataclass
@@ -132,7 +166,7 @@ class _Failed:
 # --- the engine, as a job ----------------------------------------------------------------
 
 
-def _engine(images: Iterable[Any], options: Options) -> Iterator[Any]:
+def _engine(images: Iterable[Any], options: JobOptions) -> Iterator[Any]:
     from deepface_batch import api, representation
 
     if options.model:
@@ -163,13 +197,12 @@ def _engine(images: Iterable[Any], options: Options) -> Iterator[Any]:
     )
 
 
-def check(options: Options) -> None:
+def check(options: JobOptions) -> None:
     """Refuse, before any input is read, a detector or model that cannot run here, and
     load it: the run's clock (its frames per second) then measures the run, not the load."""
     from deepface_batch import api, embedding, registry
 
     plugin = registry.get_detector(options.detector)
-    api.batch_size_or_default(options.batch_size)
     with api.backend_lock(plugin.name):
         plugin.prepare()
     if options.model:
@@ -187,7 +220,7 @@ class _Item:
     image: np.ndarray | None = None
 
 
-def _results(items: Iterator[_Item], options: Options) -> Iterator[tuple[_Item, Any]]:
+def _results(items: Iterator[_Item], options: JobOptions) -> Iterator[tuple[_Item, Any]]:
     """Each item with its result, in order; items that failed before the engine keep
     their place without reaching it."""
     from deepface_batch.errors import InputSourceError
@@ -280,10 +313,46 @@ class _DeferredInterrupt:
             self._previous = None
 
 
+def _progress_bar(options: JobOptions, unit: str, total: int | None, err: TextIO) -> Any:
+    """The run's tqdm bar on ``err``, or ``None`` with ``quiet``."""
+    if options.quiet:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total,
+        unit=unit[:-1] if unit.endswith("s") else unit,
+        desc=options.model or options.detector,
+        file=err,
+        dynamic_ncols=True,
+    )
+
+
+def _count(
+    summary: Summary, item: _Item, result: Any, found: list[dict[str, Any]], options: JobOptions, bar: Any, err: TextIO
+) -> None:
+    """Count one input's outcome in ``summary``; a failure is named on ``err`` too."""
+    number = summary.inputs
+    summary.inputs += 1
+    if isinstance(result, BaseException):
+        summary.failures += 1
+        where = item.source if item.frame is None else f"{item.source} frame {item.frame}"
+        summary.failed.append(where)
+        if not options.quiet or options.strict:
+            # the record's error: without the engine's "item N: ", which counts what
+            # reached the engine, not the inputs
+            message = f"deepface-batch: input {number} ({where}) failed: {found[0]['error']}"
+            (bar.write(message, file=err) if bar is not None else print(message, file=err))
+    elif found[0]["status"] == rec.NO_FACE:
+        summary.no_face += 1
+    else:
+        summary.faces += len(found)
+
+
 def _run(
     items: Iterator[_Item],
     writer: rec.Writer,
-    options: Options,
+    options: JobOptions,
     summary: Summary,
     total: int | None,
     on_result: Callable[[_Item, list[dict[str, Any]]], None] | None = None,
@@ -291,17 +360,7 @@ def _run(
 ) -> Summary:
     """Drive the engine over ``items`` and write the records, batch by batch."""
     err = stderr or sys.stderr
-    bar = None
-    if not options.quiet:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(
-            total=total,
-            unit=summary.unit[:-1] if summary.unit.endswith("s") else summary.unit,
-            desc=options.model or options.detector,
-            file=err,
-            dynamic_ncols=True,
-        )
+    bar = _progress_bar(options, summary.unit, total, err)
     if options.crops is not None:
         options.crops.mkdir(parents=True, exist_ok=True)
     buffer: list[dict[str, Any]] = []
@@ -313,34 +372,22 @@ def _run(
                 # result an interrupt swallowed by the detector spoiled)
                 interrupt.check()
                 number = summary.inputs
-                summary.inputs += 1
                 found = rec.from_result(result, item.source, item.frame, item.timestamp, options.min_confidence)
                 buffer += found
-                if isinstance(result, BaseException):
-                    summary.failures += 1
-                    where = item.source if item.frame is None else f"{item.source} frame {item.frame}"
-                    summary.failed.append(where)
-                    if not options.quiet or options.strict:
-                        # the record's error: without the engine's "item N: ", which counts
-                        # what reached the engine, not the inputs
-                        message = f"deepface-batch: input {number} ({where}) failed: {found[0]['error']}"
-                        (bar.write(message, file=err) if bar is not None else print(message, file=err))
-                elif found[0]["status"] == rec.NO_FACE:
-                    summary.no_face += 1
-                else:
-                    summary.faces += len(found)
+                _count(summary, item, result, found, options, bar, err)
                 if options.crops is not None:
                     _write_crops(options.crops, item, number, result, options.min_confidence)
                 if on_result is not None:
                     on_result(item, found)
                 if bar is not None:
                     bar.update(1)
-                if len(buffer) >= options.batch_size or (options.strict and summary.failures):
+                stop = options.strict and summary.failures > 0
+                if len(buffer) >= options.batch_size or stop:
                     # taken out of the buffer first: an interrupt in the write must not
                     # have the ``finally`` below write the same records again
                     chunk, buffer = buffer, []
                     writer.write(chunk)
-                if options.strict and summary.failures:
+                if stop:
                     break
             interrupt.check()
     except KeyboardInterrupt:
@@ -357,7 +404,7 @@ def _run(
 def run_images(
     paths: Sequence[str],
     writer: rec.Writer,
-    options: Options,
+    options: JobOptions,
     resume: set[tuple[str, int | None]] | None = None,
     stderr: TextIO | None = None,
 ) -> Summary:
@@ -374,7 +421,7 @@ def run_images(
 def run_video(
     sources: Sequence[str],
     writer: rec.Writer,
-    options: Options,
+    options: JobOptions,
     every: int = 1,
     start: float | None = None,
     end: float | None = None,
@@ -397,13 +444,13 @@ def run_video(
     done = resume or set()
     infos = {}
     for source in sources:
-        infos[source] = video.describe(video.source_of(source))  # OSError names a bad one
-    total = 0
+        infos[source] = video.probe(video.source_of(source))  # OSError names a bad one
+    total: int | None = 0
     for info in infos.values():
         if info["frames"] is None:
             total = None
             break
-        total += -(-info["frames"] // every)
+        total = (total or 0) - (-info["frames"] // every)
     first_fps = next(iter(infos.values()))["fps"] if infos else None
     annotated = video.AnnotatedVideo(annotate, (first_fps or 25.0) / every) if annotate else None
     stride = max(1, (total or 16) // 16)
@@ -443,3 +490,115 @@ def run_video(
             annotated.close()
         if contact is not None:
             contact.close()
+
+
+def _settle(timeout: float = 5.0) -> None:
+    """Wait (a little) for the read-ahead and decoding threads a run left behind.
+
+    A run that stops early (``--strict``, Ctrl-C) leaves the next batch being read on a
+    daemon thread; one still inside OpenCV when the interpreter exits aborts the process
+    ("terminate called without an active exception", status 134) instead of exiting with
+    the run's status. A thread stuck on a dead stream is left after ``timeout``.
+    """
+    deadline = time.monotonic() + timeout
+    try:
+        for thread in threading.enumerate():
+            if thread.daemon and thread.name.startswith("deepface-batch-"):
+                thread.join(max(0.0, deadline - time.monotonic()))
+    except KeyboardInterrupt:
+        pass  # a second Ctrl-C: leave now
+
+
+def run(
+    command: str,
+    paths: Sequence[str],
+    output: str | os.PathLike[str] | None = None,
+    options: JobOptions | None = None,
+    resume: bool = False,
+    every: int = 1,
+    start: float | None = None,
+    end: float | None = None,
+    annotate: str | Path | None = None,
+    sheet: str | Path | None = None,
+    stderr: TextIO | None = None,
+) -> Summary:
+    """The ``deepface-batch extract``, ``represent`` or ``video`` command, as a call.
+
+    Everything that can be wrong with the job is found before the output is opened (a
+    mistyped backend or output name must not empty an earlier file); then the records go
+    to ``output`` by its extension (JSONL on stdout for ``None`` or ``"-"``), and with
+    ``resume`` the inputs (and frames) already in it are skipped and the rest appended.
+
+    Args:
+        command: ``"extract"``, ``"represent"`` (``options.model`` is the model) or
+            ``"video"``.
+        paths: image files, folders and globs; for ``video``, sources ``VideoCapture``
+            opens.
+        output: the records file.
+        options: what to run (default :class:`JobOptions`).
+        resume: skip what ``output`` already holds, and append.
+        every, start, end, annotate, sheet: ``video`` only, as :func:`run_video`.
+        stderr: where the bar and the messages go (default ``sys.stderr``).
+
+    Returns:
+        The run's :class:`Summary`.
+
+    Raises:
+        UsageError: the job cannot start as asked; nothing was written.
+        KeyboardInterrupt: Ctrl-C; what was finished is written and the file closed.
+    """
+    if command not in COMMANDS:
+        raise UsageError(f"unknown job {command!r}; the jobs are {', '.join(COMMANDS)}")
+    options = options or JobOptions()
+    target = None if output in (None, "-") else output
+    try:
+        rec.format_of(target)
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+    if resume and target is None:
+        raise UsageError("--resume needs an output file (-o)")
+    embedding_size = None
+    try:
+        # before the output is opened: a mistyped name must not empty an earlier file
+        check(options)
+        if options.model:
+            from deepface_batch import embedding
+
+            embedding_size = embedding.get_embedder(options.model).size
+        if command == "video":
+            from deepface_batch import video
+
+            if every < 1:
+                raise ValueError(f"--every must be 1 or more, got {every}")
+            for source in paths:
+                video.check_times(source, video.probe(video.source_of(source)), start, end)
+    except UsageError:
+        raise
+    except (DeepfaceBatchError, ValueError, OSError, ImportError) as err:
+        raise UsageError(str(err)) from err
+    done = None
+    if resume and Path(target).exists():  # type: ignore[arg-type]
+        rec.repair(target)  # type: ignore[arg-type]
+        done = rec.done_keys(target)  # type: ignore[arg-type]
+    try:
+        writer = rec.open_writer(target, append=bool(done), embedding_size=embedding_size)
+    except (ImportError, OSError) as err:
+        raise UsageError(str(err)) from err
+    try:
+        with writer:
+            if command == "video":
+                return run_video(
+                    paths,
+                    writer,
+                    options,
+                    every=every,
+                    start=start,
+                    end=end,
+                    annotate=annotate,
+                    sheet=sheet,
+                    resume=done,
+                    stderr=stderr,
+                )
+            return run_images(paths, writer, options, resume=done, stderr=stderr)
+    finally:
+        _settle()

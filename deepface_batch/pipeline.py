@@ -23,6 +23,8 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
+__all__ = ["Progress", "SourceError", "check_batch_size", "chunks", "prefetched"]
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -80,9 +82,7 @@ class _Background(Generic[R]):
         self._done = threading.Event()
         self._value: Any = None
         self._error: BaseException | None = None
-        threading.Thread(
-            target=self._run, args=(load, batch), name="deepface-batch-load", daemon=True
-        ).start()
+        threading.Thread(target=self._run, args=(load, batch), name="deepface-batch-load", daemon=True).start()
 
     def _run(self, load: Callable[[Any], R], batch: Any) -> None:
         try:
@@ -107,13 +107,25 @@ class _Background(Generic[R]):
 
 
 def prefetched(
-    batches: Iterator[list[T]], load: Callable[[list[T]], R], enabled: bool = True
+    batches: Iterator[list[T]],
+    load: Callable[[list[T]], R],
+    enabled: bool = True,
+    worth: Callable[[list[T]], bool] | None = None,
 ) -> Iterator[R]:
     """``load`` each batch, loading the next one in a thread while the caller works.
 
     Image decoding (cv2.imread, base64) releases the GIL, so reading batch k+1 overlaps
     detecting batch k. Only one batch is read ahead, which keeps memory bounded: after a
     ``break``, the input has been read at most two batches past the last result given.
+
+    Args:
+        batches: the batches to load, in order.
+        load: what loading a batch is.
+        enabled: read ahead at all (``prefetch=``).
+        worth: whether loading a batch is work a thread can overlap (reading files,
+            fetching URLs); a batch it says is not (arrays already in memory) is loaded
+            in the caller's thread when its turn comes, with no thread started: a thread
+            would only contend with a detector that keeps every core busy.
 
     Raises:
         SourceError: when the input raises, after every batch read before it is given.
@@ -129,7 +141,10 @@ def prefetched(
             if pending is not None:
                 yield pending.result()  # finish what was read, then report the source
             raise
-        if not enabled:
+        if not enabled or (worth is not None and not worth(batch)):
+            if pending is not None:
+                yield pending.result()
+                pending = None
             yield load(batch)
             continue
         following = _Background(load, batch)

@@ -17,6 +17,21 @@ if TYPE_CHECKING:
     import numpy as np
     from deepface.models.Detector import FacialAreaRegion
 
+__all__ = [
+    "EXACT",
+    "MAX_PIXELS_PER_PASS",
+    "PROBE_SIZE",
+    "BatchMode",
+    "BorderAgreement",
+    "DetectorPlugin",
+    "GroupedPlugin",
+    "Requirement",
+    "Tolerance",
+    "UpstreamDetectorPlugin",
+    "group_by_shape",
+    "run_grouped",
+]
+
 
 class BatchMode(str, Enum):
     """How a plugin runs a batch."""
@@ -47,6 +62,15 @@ class Tolerance:
     def exact(self) -> bool:
         """Whether the plugin promises upstream's result bit for bit."""
         return all(getattr(self, f.name) == 0 for f in fields(self))
+
+    def describe(self) -> str:
+        """One line for tables: ``exact``, or each bound (``box 1 px, landmarks 1 px, ...``)."""
+        if self.exact:
+            return "exact"
+        parts = [f"box {self.box_px:g} px", f"landmarks {self.landmark_px:g} px", f"confidence {self.confidence:g}"]
+        if self.face:
+            parts.append(f"face {self.face:g}")
+        return ", ".join(parts)
 
 
 EXACT = Tolerance()
@@ -224,7 +248,7 @@ class UpstreamDetectorPlugin(DetectorPlugin):
                 which = "the file is" if len(present) == 1 else "one of them is"
                 raise WeightFileError(
                     f"detector backend '{self.name}' could not be built from "
-                    f"{weights.describe(present)}: {_reason(err)}. If {which} damaged or "
+                    f"{weights.describe_files(present)}: {_reason(err)}. If {which} damaged or "
                     "another model's, delete it so deepface downloads it again, or put "
                     "the right file there",
                     path=str(present[0]),
@@ -254,7 +278,7 @@ class UpstreamDetectorPlugin(DetectorPlugin):
             from deepface_batch import weights
 
             raise WeightFileError(
-                f"detector backend '{self.name}' loaded {weights.describe(files)} but failed "
+                f"detector backend '{self.name}' loaded {weights.describe_files(files)} but failed "
                 f"on a blank {PROBE_SIZE}x{PROBE_SIZE} test image: {_reason(err)}. The "
                 "file is probably damaged or another model's: delete it so deepface "
                 "downloads it again, or put the right file there",
@@ -358,11 +382,7 @@ def run_grouped(
             part = positions[start : start + per_pass]
             outputs = forward([images[p] for p in part])
             if len(outputs) != len(part):
-                raise RuntimeError(
-                    f"a batched forward pass returned {len(outputs)} results for "
-                    f"{len(part)} images"
-                )
+                raise RuntimeError(f"a batched forward pass returned {len(outputs)} results for {len(part)} images")
             for position, output in zip(part, outputs):
                 results[position] = output
     return results
-

@@ -25,13 +25,20 @@ upstream's loader: paths every worker can read).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from deepface_batch import records
+
+if TYPE_CHECKING:
+    from deepface_batch.jobs import JobOptions
+
+__all__ = ["EXTENSIONS", "DetectFaces", "EmbedFaces", "RaySummary", "faces_dataset", "paths_dataset", "run_job"]
 
 #: image extensions read from a folder (as the command's folder walk)
 EXTENSIONS = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
@@ -87,7 +94,7 @@ class DetectFaces:
 
         if channels not in ("rgb", "bgr"):
             raise ValueError(f"channels must be 'rgb' or 'bgr', got {channels!r}")
-        self.kwargs = {
+        self.kwargs: dict[str, Any] = {
             "detector_backend": detector_backend,
             "enforce_detection": enforce_detection,
             "align": align,
@@ -166,11 +173,15 @@ class EmbedFaces(DetectFaces):
 
         super().__init__(**options)
         self.model_name = model_name
-        self.represent_kwargs = {"model_name": model_name, "normalization": normalization, "l2_normalize": l2_normalize}
+        self.represent_kwargs: dict[str, Any] = {
+            "model_name": model_name,
+            "normalization": normalization,
+            "l2_normalize": l2_normalize,
+        }
         self.embedder = embedding.get_embedder(model_name)  # once per actor
 
     def embedding_size(self) -> int | None:
-        return int(self.embedder.client.output_shape)
+        return self.embedder.size
 
     def _run(self, images: list[Any]) -> list[Any]:
         import deepface_batch
@@ -238,5 +249,74 @@ def faces_dataset(
         batch_format="numpy",
         compute=compute,
         num_gpus=num_gpus,
-        **({"num_cpus": num_cpus} if num_cpus is not None else {}),
+        **({"num_cpus": num_cpus} if num_cpus is not None else {}),  # type: ignore[arg-type]
     )
+
+
+@dataclass
+class RaySummary:
+    """What a :func:`run_job` did: inputs, rows written, rows that are errors, and time."""
+
+    inputs: int
+    rows: int
+    failed: int
+    output: str
+    seconds: float
+
+    def line(self) -> str:
+        """One line for the end of a run."""
+        return (
+            f"{self.inputs} inputs on Ray Data, {self.rows} rows ({self.failed} failed) in {self.output}; "
+            f"{self.seconds:.1f} s"
+        )
+
+
+def run_job(
+    paths: Sequence[str],
+    output: str | Path,
+    options: JobOptions,
+    address: str | None = None,
+    actors: int = 1,
+    gpus: float = 0,
+    log_to_driver: bool = True,
+) -> RaySummary:
+    """``deepface-batch extract|represent --ray``: the inputs on Ray Data, the rows written
+    to ``output`` as a folder of Parquet files.
+
+    Args:
+        paths: image files, folders and globs (expanded as the command expands them).
+        output: the folder ``write_parquet`` fills.
+        options: the job's options (``options.model`` for embeddings).
+        address: a cluster's address; ``None`` starts a local one.
+        actors, gpus: actors, and GPUs per actor.
+        log_to_driver: the workers' logs on this process's stderr.
+    """
+    import ray
+
+    from deepface_batch import jobs
+
+    start = time.perf_counter()
+    ray.init(address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=log_to_driver)
+    try:
+        files = jobs.expand_paths(paths)
+        faces = faces_dataset(
+            files,
+            model_name=options.model,
+            batch_size=options.batch_size,
+            concurrency=actors,
+            num_gpus=gpus,
+            detector_backend=options.detector,
+            enforce_detection=options.enforce_detection,
+            align=options.align,
+            expand_percentage=options.expand_percentage,
+            max_faces=options.max_faces,
+            detect_without_border=options.detect_without_border,
+            min_confidence=options.min_confidence,
+            channels="bgr",
+        )
+        faces.write_parquet(str(output))
+    finally:
+        ray.shutdown()
+    rows = list(records.read_parquet_folder(output))
+    failed = sum(r["status"] == records.ERROR for r in rows)
+    return RaySummary(len(files), len(rows), failed, str(output), time.perf_counter() - start)

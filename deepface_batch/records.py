@@ -31,6 +31,26 @@ import numpy as np
 
 from deepface_batch.comparison import LANDMARKS
 
+__all__ = [
+    "ERROR",
+    "FACE",
+    "FIELDS",
+    "NO_FACE",
+    "CsvWriter",
+    "JsonlWriter",
+    "ParquetWriter",
+    "Writer",
+    "done_keys",
+    "format_of",
+    "from_result",
+    "key",
+    "open_writer",
+    "parquet_schema",
+    "read",
+    "read_parquet_folder",
+    "repair",
+]
+
 #: every record's fields, in the order files hold them (``embedding`` only for represent)
 FIELDS = (
     "source",
@@ -87,7 +107,7 @@ def from_result(
         message = _ITEM.sub("", str(result), count=1)
         record.update(status=ERROR, error=f"{type(result).__name__}: {message}")
         return [record]
-    out = []
+    out: list[dict[str, Any]] = []
     for face in result:
         area = face.get("facial_area") or {}
         confidence = face.get("confidence", face.get("face_confidence"))
@@ -181,11 +201,16 @@ class JsonlWriter(Writer):
 
 
 class CsvWriter(Writer):
-    """Comma-separated values: landmarks and embeddings as JSON lists in their cells."""
+    """Comma-separated values: landmarks and embeddings as JSON lists in their cells.
 
-    def __init__(self, path: str | os.PathLike[str], append: bool = False, embedding: bool = False):
+    With an ``embedding_size`` the header has the ``embedding`` column from the first
+    line, also when no face is found; with ``append`` the existing header is kept.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], append: bool = False, embedding_size: int | None = None) -> None:
         super().__init__(path, append)
-        self.fields = list(FIELDS) + (["embedding"] if embedding else [])
+        assert self.path is not None
+        self.fields = list(FIELDS) + (["embedding"] if embedding_size is not None else [])
         new = not (append and self.path.exists() and self.path.stat().st_size > 0)
         self._file = open(self.path, "a" if append else "w", encoding="utf-8", newline="")
         self._csv = csv.DictWriter(self._file, fieldnames=self.fields, extrasaction="ignore")
@@ -231,65 +256,72 @@ def parquet_schema(embedding_size: int | None = None) -> Any:
 class ParquetWriter(Writer):
     """Parquet (``pip install 'deepface-batch[parquet]'``): one row group per write.
 
-    A Parquet file is readable only once its footer is written, so the file is written
-    as ``PATH.partial`` and renamed when it is closed (Ctrl-C closes it too); with
-    ``append``, the rows of the existing file are copied into the new one first. With
-    ``embedding``, rows wait until the first embedding gives the column's size.
+    The schema is :func:`parquet_schema` of ``embedding_size`` from the start, so a run
+    that finds no face still writes the ``embedding`` column, and every run of a
+    ``--resume`` writes the same schema. A Parquet file is readable only once its footer
+    is written, so the file is written as ``PATH.partial`` and renamed when it is closed
+    (Ctrl-C closes it too); with ``append``, the rows of the existing file are copied into
+    the new one first (a column the schema has and the file lacks, such as the embedding
+    of a file written without one, is filled with nulls).
     """
 
-    def __init__(self, path: str | os.PathLike[str], append: bool = False, embedding: bool = False):
+    def __init__(self, path: str | os.PathLike[str], append: bool = False, embedding_size: int | None = None) -> None:
         super().__init__(path, append)
+        assert self.path is not None
         try:
-            import pyarrow  # noqa: F401
+            import pyarrow.parquet as pq
         except ImportError as err:
             raise ImportError("writing Parquet needs pyarrow: pip install 'deepface-batch[parquet]'") from err
-        self.embedding = embedding
+        self.schema = parquet_schema(embedding_size)
         self._partial = self.path.with_name(self.path.name + ".partial")
-        self._writer: Any = None
-        self._previous: Any = None
-        self._pending: list[dict[str, Any]] = []
+        previous = None
         if append and self.path.exists():
-            import pyarrow.parquet as pq
-
-            self._previous = pq.read_table(self.path)
-
-    def _open(self, embedding_size: int | None) -> None:
-        import pyarrow.parquet as pq
-
-        schema = parquet_schema(embedding_size) if self._previous is None else self._previous.schema
-        self._writer = pq.ParquetWriter(self._partial, schema)
-        if self._previous is not None:
-            self._writer.write_table(self._previous)
-            self._previous = None
-
-    def _write_rows(self, rows: list[dict[str, Any]]) -> None:
-        import pyarrow as pa
-
-        schema = self._writer.schema
-        columns = {name: [r.get(name) for r in rows] for name in schema.names}
-        self._writer.write_table(pa.table(columns, schema=schema))
+            previous = _conform(pq.read_table(self.path), self.schema, self.path)
+        self._writer = pq.ParquetWriter(self._partial, self.schema)
+        if previous is not None:
+            self._writer.write_table(previous)
 
     def write(self, records: Iterable[dict[str, Any]]) -> None:
+        import pyarrow as pa
+
         rows = list(records)
         self.count += len(rows)
-        if self._writer is None:
-            sizes = [len(r["embedding"]) for r in rows if r.get("embedding") is not None]
-            if self.embedding and not sizes and self._previous is None:
-                self._pending += rows
-                return
-            self._open(sizes[0] if sizes else None)
-            rows, self._pending = self._pending + rows, []
         if rows:
-            self._write_rows(rows)
+            columns = {name: [r.get(name) for r in rows] for name in self.schema.names}
+            self._writer.write_table(pa.table(columns, schema=self.schema))
 
     def close(self) -> None:
-        if self._writer is None:
-            self._open(None)
-            if self._pending:
-                self._write_rows(self._pending)
-                self._pending = []
-        self._writer.close()
-        os.replace(self._partial, self.path)
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+            os.replace(self._partial, self.path)  # type: ignore[arg-type]
+
+
+def _conform(table: Any, schema: Any, path: Path) -> Any:
+    """``table`` (an earlier run's) in ``schema``: the columns it lacks added as nulls.
+
+    Raises:
+        ValueError: its columns are not the schema's (another embedding size, or not a
+            records file), naming the file and both column sets.
+    """
+    import pyarrow as pa
+
+    columns = []
+    for field in schema:
+        if field.name in table.column_names:
+            column = table.column(field.name)
+            if not column.type.equals(field.type):
+                raise ValueError(
+                    f"cannot append to {path}: its column {field.name!r} is {column.type}, this run writes "
+                    f"{field.type} (another model's embeddings?); write to another file"
+                )
+            columns.append(column)
+        else:
+            columns.append(pa.nulls(table.num_rows, field.type))
+    extra = sorted(set(table.column_names) - set(schema.names))
+    if extra:
+        raise ValueError(f"cannot append to {path}: it has columns this run does not write: {', '.join(extra)}")
+    return pa.table(columns, schema=schema)
 
 
 def format_of(path: str | os.PathLike[str] | None) -> str:
@@ -303,14 +335,21 @@ def format_of(path: str | os.PathLike[str] | None) -> str:
     return formats[suffix]
 
 
-def open_writer(path: str | os.PathLike[str] | None, append: bool = False, embedding: bool = False) -> Writer:
-    """A writer for ``path``'s format; ``None`` or ``"-"``: JSONL to stdout."""
+def open_writer(path: str | os.PathLike[str] | None, append: bool = False, embedding_size: int | None = None) -> Writer:
+    """A writer for ``path``'s format; ``None`` or ``"-"``: JSONL to stdout.
+
+    Args:
+        path: the file; its extension says the format (:func:`format_of`).
+        append: add to an existing file (``--resume``).
+        embedding_size: the model's embedding size, for records with embeddings: CSV and
+            Parquet then have the ``embedding`` column from the start, whatever is found.
+    """
     kind = format_of(path)
     if kind == "jsonl":
         return JsonlWriter(None if path is None or str(path) == "-" else path, append)
     if kind == "csv":
-        return CsvWriter(path, append, embedding)
-    return ParquetWriter(path, append, embedding)
+        return CsvWriter(path, append, embedding_size)  # type: ignore[arg-type]
+    return ParquetWriter(path, append, embedding_size)  # type: ignore[arg-type]
 
 
 # --- reading back, for --resume ----------------------------------------------------------
@@ -377,8 +416,8 @@ def repair(path: str | os.PathLike[str]) -> None:
     kind = format_of(path)
     if kind == "parquet" or not Path(path).exists():
         return
-    with open(path, "rb") as handle:
-        data = handle.read()
+    with open(path, "rb") as source:
+        data = source.read()
     # a CSV row ends with "\r\n"; a "\n" alone can be inside a quoted error message
     newline = b"\r\n" if kind == "csv" else b"\n"
     cut = data.rfind(newline)

@@ -28,10 +28,28 @@ from deepface_batch import compat
 from deepface_batch.errors import (
     BatchModeError,
     DetectorNameTakenError,
+    DetectorUnavailableError,
     PluginValidationError,
     UnknownDetectorError,
 )
 from deepface_batch.plugin import BatchMode, DetectorPlugin, Requirement, Tolerance
+
+__all__ = [
+    "BUILTINS",
+    "ENTRY_POINT_GROUP",
+    "YOLO_BACKENDS",
+    "BackendInfo",
+    "backends",
+    "backends_report",
+    "detectors",
+    "get_detector",
+    "load_entry_points",
+    "names",
+    "register_detector",
+    "registered",
+    "unregister_detector",
+    "validate",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +61,17 @@ _YOLO = "deepface_batch.plugins.yolo:PLUGINS"
 
 #: deepface's YOLO detector_backend names: one plugin class each, in plugins/yolo.py
 YOLO_BACKENDS = (
-    "yolov8n", "yolov8m", "yolov8l",
-    "yolov11n", "yolov11s", "yolov11m", "yolov11l",
-    "yolov12n", "yolov12s", "yolov12m", "yolov12l",
+    "yolov8n",
+    "yolov8m",
+    "yolov8l",
+    "yolov11n",
+    "yolov11s",
+    "yolov11m",
+    "yolov11l",
+    "yolov12n",
+    "yolov12s",
+    "yolov12m",
+    "yolov12l",
 )
 
 #: backend name -> "module:attribute" of its built-in plugin class.
@@ -130,29 +156,25 @@ def validate(plugin: PluginSpec) -> DetectorPlugin:
             ) from err
     elif not isinstance(plugin, DetectorPlugin):
         raise PluginValidationError(
-            f"plugin {label}: expected a DetectorPlugin subclass or instance, "
-            f"got {type(plugin).__name__}",
+            f"plugin {label}: expected a DetectorPlugin subclass or instance, got {type(plugin).__name__}",
             plugin=given,
         )
     name = getattr(plugin, "name", None)
     if not isinstance(name, str) or not name or name != name.strip():
         raise PluginValidationError(
-            f"plugin {label}: 'name' must be a non-empty string without surrounding "
-            f"spaces, got {name!r}",
+            f"plugin {label}: 'name' must be a non-empty string without surrounding spaces, got {name!r}",
             plugin=given,
         )
     label = f"{label} ('{name}')"
     if not isinstance(plugin.batch_mode, BatchMode):
         raise PluginValidationError(
-            f"plugin {label}: 'batch_mode' must be BatchMode.NATIVE or BatchMode.PSEUDO, "
-            f"got {plugin.batch_mode!r}",
+            f"plugin {label}: 'batch_mode' must be BatchMode.NATIVE or BatchMode.PSEUDO, got {plugin.batch_mode!r}",
             plugin=given,
         )
     tolerance = plugin.tolerance
     if not isinstance(tolerance, Tolerance):
         raise PluginValidationError(
-            f"plugin {label}: 'tolerance' must be a deepface_batch.plugin.Tolerance, "
-            f"got {tolerance!r}",
+            f"plugin {label}: 'tolerance' must be a deepface_batch.plugin.Tolerance, got {tolerance!r}",
             plugin=given,
         )
     negative = [f"{k}={v}" for k, v in vars(tolerance).items() if not v >= 0]
@@ -300,15 +322,10 @@ def _remedy(entry_point: metadata.EntryPoint) -> str:
     module, attr = entry_point.module, entry_point.attr
     if not attr:
         return f"import {module}; deepface_batch.register_detector({module}, clobber=True)"
-    return (
-        f"from {module} import {attr.split('.')[0]}; "
-        f"deepface_batch.register_detector({attr}, clobber=True)"
-    )
+    return f"from {module} import {attr.split('.')[0]}; deepface_batch.register_detector({attr}, clobber=True)"
 
 
-def _warn_clash(
-    name: str, entry_point: metadata.EntryPoint, holder: str, kept: str
-) -> None:
+def _warn_clash(name: str, entry_point: metadata.EntryPoint, holder: str, kept: str) -> None:
     logger.warning(
         "deepface_batch: detector backend '%s' is offered twice: by %s, and %s; keeping %s. "
         "To use the plugin of %s instead, put this in your code: %s",
@@ -429,9 +446,7 @@ def _lookup(name: str) -> DetectorPlugin:
             plugin = validate(_import_builtin(BUILTINS[name]))
             _set(plugin, _Origin(plugin, _BUILTIN))
     if plugin is None:
-        raise UnknownDetectorError(
-            f"unknown detector backend {name!r}; available: {', '.join(names())}"
-        )
+        raise UnknownDetectorError(f"unknown detector backend {name!r}; available: {', '.join(names())}")
     return plugin
 
 
@@ -454,9 +469,7 @@ def get_detector(name: str, batch_mode: BatchMode | str | None = None) -> Detect
         try:
             wanted = BatchMode(batch_mode)
         except ValueError:
-            raise BatchModeError(
-                f"batch_mode must be 'native', 'pseudo' or None, got {batch_mode!r}"
-            ) from None
+            raise BatchModeError(f"batch_mode must be 'native', 'pseudo' or None, got {batch_mode!r}") from None
         if plugin.batch_mode is not wanted:
             native = [n for n in names() if _batch_mode_of(n) is BatchMode.NATIVE]
             raise BatchModeError(
@@ -478,3 +491,55 @@ def _batch_mode_of(name: str) -> BatchMode | None:
 def detectors() -> Mapping[str, DetectorPlugin]:
     """A read-only view of every registered plugin, built-ins first, all loaded."""
     return MappingProxyType({name: _lookup(name) for name in names()})
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """One backend as ``deepface-batch backends`` lists it.
+
+    Attributes:
+        name: the ``detector_backend`` string.
+        batching: ``native`` or ``pseudo``.
+        tolerance: the declared tolerance, as one line (:meth:`Tolerance.describe`).
+        here: ``available``, or why not (``missing: pip install ...``).
+    """
+
+    name: str
+    batching: str
+    tolerance: str
+    here: str
+
+
+def backends() -> list[BackendInfo]:
+    """Every registered backend, its batching, tolerance, and whether it runs here."""
+    rows = []
+    for name, plugin in detectors().items():
+        try:
+            plugin.check_available()
+            here = "available"
+        except DetectorUnavailableError as err:
+            needed = getattr(err, "requirement", None)
+            here = f"missing: pip install {needed.install}" if needed is not None else f"unavailable: {err}"
+        rows.append(BackendInfo(name, plugin.batch_mode.value, plugin.tolerance.describe(), here))
+    return rows
+
+
+def backends_report() -> str:
+    """What ``deepface-batch backends`` prints: the deepface release, its compat module,
+    the engine and the import hook's state, then :func:`backends` in aligned columns."""
+    from deepface_batch import config
+    from deepface_batch.patching import hook_active
+
+    layer = compat.get()
+    disabled = config.default("disable")
+    lines = [
+        f"deepface {layer.VERSION} (compat {compat.check_version().rsplit('.', 1)[-1]}), "
+        f"engine {layer.backend_engine()}, import hook {'active' if hook_active() else 'not active'}"
+        + (f" (turned off by {config.variable('disable')})" if disabled else "")
+    ]
+    header = BackendInfo("backend", "batching", "tolerance", "here")
+    rows = backends()
+    widths = [max(len(getattr(row, f)) for row in [header, *rows]) for f in ("name", "batching", "tolerance")]
+    for row in [header, *rows]:
+        lines.append(f"{row.name:<{widths[0]}}  {row.batching:<{widths[1]}}  {row.tolerance:<{widths[2]}}  {row.here}")
+    return "\n".join(lines)

@@ -17,20 +17,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
-from deepface_batch import api, compat, embedding, inputs, pipeline
-from deepface_batch.api import Errors, with_index
+from deepface_batch import api, compat, config, embedding, inputs, pipeline
+from deepface_batch.api import Entry, Errors, FaceList, with_index
 from deepface_batch.plugin import BatchMode
 
-FaceList = list[dict[str, Any]]
-Entry = Union[FaceList, Exception]
+__all__ = ["EmbedOptions", "iter_represent", "represent"]
 
 
 @dataclass(frozen=True)
-class _Options:
+class EmbedOptions:
+    """Upstream's ``represent`` arguments that act after detection, for one call."""
+
     model_name: str
     normalization: str
     anti_spoofing: bool
@@ -51,14 +52,16 @@ def _skip_faces(images: Any, size: int, prefetch: bool) -> Iterator[FaceList | E
                 out.append(item.error)
                 continue
             try:
-                out.append(layer.represent_skip_faces(item.img))
+                out.append(layer.represent_skip_faces(item.img))  # type: ignore[arg-type]
             except Exception as err:
                 out.append(with_index(err, item.label))
         return out
 
     # errors="return": every error, the input's own failure included, is an entry here
     return api.deliver(
-        pipeline.prefetched(pipeline.chunks(inputs.labelled(images), size), load, enabled=prefetch),
+        pipeline.prefetched(
+            pipeline.chunks(inputs.labelled(images), size), load, enabled=prefetch, worth=api.reads_files
+        ),
         "return",
         pipeline.Progress(False, None, ""),
     )
@@ -67,7 +70,7 @@ def _skip_faces(images: Any, size: int, prefetch: bool) -> Iterator[FaceList | E
 def _embed_chunk(
     embedder: embedding.Embedder,
     chunk: list[tuple[inputs.Label, FaceList | Exception]],
-    options: _Options,
+    options: EmbedOptions,
     size: int,
 ) -> list[Entry]:
     """Upstream's ``represent`` result for each ``(label, faces)`` of the chunk."""
@@ -106,9 +109,7 @@ def _embed_chunk(
         # recognition clients are shared with upstream's own calls, from any thread
         with api.backend_lock(f"model:{embedder.model_name}"):
             embeddings.extend(
-                embedder.embed_exact(stack)
-                if single
-                else embedder.embed(stack, keys[start : start + size])
+                embedder.embed_exact(stack) if single else embedder.embed(stack, keys[start : start + size])
             )
 
     results: list[Entry] = []
@@ -138,9 +139,9 @@ def _embed_chunk(
 
 def iter_represent(
     images: Any,
-    model_name: str = "VGG-Face",
+    model_name: str = config.DEFAULTS["model_name"].value,
     enforce_detection: bool = True,
-    detector_backend: str = "opencv",
+    detector_backend: str = config.DEFAULTS["detector_backend"].value,
     align: bool = True,
     expand_percentage: int = 0,
     normalization: str = "base",
@@ -203,7 +204,7 @@ def iter_represent(
             prefetch=prefetch,
             detect_without_border=detect_without_border,
         )
-    options = _Options(
+    options = EmbedOptions(
         model_name=model_name,
         normalization=normalization,
         anti_spoofing=anti_spoofing,
@@ -217,9 +218,7 @@ def iter_represent(
         (
             _embed_chunk(embedder, chunk, options, size)
             # faces first: zip then runs ``faces`` to its end before the labels stop it
-            for chunk in pipeline.chunks(
-                ((label, entry) for entry, label in zip(faces, inputs.labels(single))), size
-            )
+            for chunk in pipeline.chunks(((label, entry) for entry, label in zip(faces, inputs.labels(single))), size)
         ),
         errors,
         bar,
@@ -228,9 +227,9 @@ def iter_represent(
 
 def represent(
     images: Any,
-    model_name: str = "VGG-Face",
+    model_name: str = config.DEFAULTS["model_name"].value,
     enforce_detection: bool = True,
-    detector_backend: str = "opencv",
+    detector_backend: str = config.DEFAULTS["detector_backend"].value,
     align: bool = True,
     expand_percentage: int = 0,
     normalization: str = "base",
@@ -246,7 +245,7 @@ def represent(
     progress: Any = False,
     prefetch: bool = True,
     detect_without_border: bool = False,
-) -> Union[FaceList, list[Entry]]:
+) -> Any:  # FaceList for one image, list[Entry] for a batch
     """Batched ``DeepFace.represent``.
 
     One image in gives upstream's result for it (a list of dicts, one per face). A batch

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["astronaut", "mixed_images", "video_frames"]
+
 
 def astronaut() -> np.ndarray:
     """scikit-image's bundled astronaut photograph (public domain), as BGR."""
     try:
         from skimage import data
     except ImportError as err:
-        raise ImportError(
-            "the sample images come with scikit-image: pip install 'deepface-batch[demo]'"
-        ) from err
+        raise ImportError("the sample images come with scikit-image: pip install 'deepface-batch[demo]'") from err
 
     return np.ascontiguousarray(data.astronaut()[:, :, ::-1])
 

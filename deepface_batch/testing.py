@@ -4,12 +4,13 @@ A plugin's test module subclasses :class:`DetectorContract` and supplies fixture
 
     import pytest
     from deepface_batch.testing import DetectorContract
-    from my_package import MyPlugin
+    from my_detector import MyDetector
 
-    class TestMyPlugin(DetectorContract):
+    class TestMyDetector(DetectorContract):
         @pytest.fixture(scope="class")
-        def plugin(self):
-            return MyPlugin()
+        @classmethod
+        def plugin(cls):
+            return MyDetector()
 
 The suite proves what the plugin declares, and nothing about the engine around it: that
 batched results equal the single-image path within ``plugin.tolerance`` (on a same-size
@@ -18,16 +19,25 @@ empty entries, and, where the plugin declares a ``border_agreement``, that detec
 without upstream's border (``detect_without_border=True``) agrees with the single-image
 path's default result as declared. For a backend upstream deepface knows, the
 single-image path is upstream's own ``extract_faces``; for any other, it is the engine's
-chain run on one image with the detector called through ``plugin.detect_one``.
+chain run on one image with the detector called through ``plugin.detect_one``. The suite
+calls the plugin as the engine does: ``prepare()`` first, then ``detect_batch`` and
+``detect_one``.
 
-The ``plugin`` fixture must be overridden (the default raises ``NotImplementedError``).
-Optional fixtures to override: ``same_size_images`` and ``mixed_size_images`` (BGR images
-in which the detector finds faces, or a mix with some in which it finds none),
-``faceless_image`` (one in which it finds none), ``agreement_images`` (the images the
-declared ``border_agreement`` is checked on: by default both image fixtures; real photos
-and small faces say more), and ``extract_kwargs`` (extra arguments for every call, e.g.
-``{"align": False}``). The defaults are built from scikit-image's bundled astronaut
-photograph.
+The fixtures, split as fsspec's abstract tests split theirs:
+
+* **must give** (:class:`ContractFixtures`): ``plugin``, a class-scoped fixture returning
+  the plugin instance (the default raises ``NotImplementedError``).
+* **may override** (:class:`ContractFixtures`): ``same_size_images`` and
+  ``mixed_size_images`` (BGR images in which the detector finds faces, or a mix with some
+  in which it finds none), ``faceless_image`` (one in which it finds none),
+  ``agreement_images`` (the images a declared ``border_agreement`` is checked on: by
+  default both image sets; real photos and small faces say more) and ``extract_kwargs``
+  (extra arguments for every call, e.g. ``{"align": False}``). The defaults are built
+  from scikit-image's bundled astronaut photograph.
+* **must not override** (:class:`BaseContractFixtures`): ``backend`` (the plugin checked,
+  registered under its name and prepared, as the engine prepares it) and ``reference``
+  (the single-image path's result per image). A subclass that overrides one is refused
+  when it is defined.
 """
 
 from __future__ import annotations
@@ -40,23 +50,16 @@ import numpy as np
 import pytest
 
 from deepface_batch import api, compat, registry
-from deepface_batch.comparison import LANDMARKS, Agreement, agreement, compare_faces, regions_close
+from deepface_batch.comparison import Agreement, agreement, compare_faces, regions_close
 from deepface_batch.plugin import BatchMode, BorderAgreement, DetectorPlugin, Tolerance
-from deepface_batch.samples import astronaut, mixed_images, video_frames
+from deepface_batch.samples import mixed_images, video_frames
 
 __all__ = [
-    "LANDMARKS",
+    "BaseContractFixtures",
     "ContractFixtures",
     "DetectorContract",
     "assert_border_agreement",
     "assert_results_close",
-    "astronaut",
-    "compare_faces",
-    "image_with_face",
-    "mixed_images",
-    "reference_extract_faces",
-    "regions_close",
-    "video_frames",
 ]
 
 
@@ -68,9 +71,7 @@ def assert_results_close(
     problems = []
     for index, (got, want) in enumerate(zip(actual, expected)):
         problems += compare_faces(got, want, tolerance, where=f"{label} {index}")
-    assert not problems, "batched result differs from the single-image path:\n" + "\n".join(
-        problems
-    )
+    assert not problems, "batched result differs from the single-image path:\n" + "\n".join(problems)
 
 
 def reference_extract_faces(plugin: DetectorPlugin, img: np.ndarray, **kwargs: Any) -> list:
@@ -132,25 +133,63 @@ def image_with_face(reference: Callable[[np.ndarray], list], images: Sequence[np
 # --- the suite ---------------------------------------------------------------------------
 
 
-class ContractFixtures:
-    """The fixtures of the contract suite, shared with the engine's own tests.
+#: the fixtures a plugin's tests must not override: the suite's own
+BASE_FIXTURES = ("backend", "reference")
 
-    ``plugin`` must be overridden (it raises ``NotImplementedError``); the image fixtures
-    and ``extract_kwargs`` have defaults that a plugin's tests may override.
-    """
+
+class BaseContractFixtures:
+    """The fixtures a plugin's tests never override: the suite calls the plugin through
+    them as the engine does."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        overridden = [name for name in BASE_FIXTURES if name in cls.__dict__]
+        if overridden:
+            raise TypeError(
+                f"{cls.__qualname__} overrides the contract suite's {', '.join(map(repr, overridden))} fixture, "
+                "which a plugin's tests must not override: give 'plugin', the image fixtures or 'extract_kwargs'"
+            )
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def backend(cls, plugin: DetectorPlugin):
+        """The plugin's name: the plugin checked, registered under it and prepared for the
+        duration of the class, as the engine prepares a plugin before its first batch."""
+        plugin.check_available()
+        with registry.registered(plugin):
+            with api.backend_lock(plugin.name):
+                plugin.prepare()
+            yield plugin.name
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def reference(cls, plugin, backend, extract_kwargs) -> Callable[[np.ndarray], list]:
+        """The single-image result for an image, computed once per image."""
+        cache: dict[int, list] = {}
+        kwargs = {"enforce_detection": False, **extract_kwargs}
+
+        def single(img: np.ndarray) -> list:
+            key = id(img)
+            if key not in cache:
+                cache[key] = reference_extract_faces(plugin, img, **kwargs)
+            return cache[key]
+
+        return single
+
+    def batched(self, backend: str, images: Any, extract_kwargs: dict, **kwargs: Any) -> Any:
+        return api.extract_faces(
+            images, detector_backend=backend, **{"enforce_detection": False, **extract_kwargs, **kwargs}
+        )
+
+
+class ContractFixtures(BaseContractFixtures):
+    """The fixtures a plugin's tests give: ``plugin`` (must), the images and
+    ``extract_kwargs`` (may). Shared with the engine's own tests."""
 
     @pytest.fixture(scope="class")
     @classmethod
     def plugin(cls) -> DetectorPlugin:
         raise NotImplementedError("provide a 'plugin' fixture returning a DetectorPlugin")
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def backend(cls, plugin: DetectorPlugin):
-        """The plugin's name, the plugin registered under it for the duration of the class."""
-        plugin.check_available()
-        with registry.registered(plugin):
-            yield plugin.name
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -177,26 +216,6 @@ class ContractFixtures:
     @classmethod
     def extract_kwargs(cls) -> dict[str, Any]:
         return {}
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def reference(cls, plugin, backend, extract_kwargs) -> Callable[[np.ndarray], list]:
-        """The single-image result for an image, computed once per image."""
-        cache: dict[int, list] = {}
-        kwargs = {"enforce_detection": False, **extract_kwargs}
-
-        def single(img: np.ndarray) -> list:
-            key = id(img)
-            if key not in cache:
-                cache[key] = reference_extract_faces(plugin, img, **kwargs)
-            return cache[key]
-
-        return single
-
-    def batched(self, backend: str, images: Any, extract_kwargs: dict, **kwargs: Any) -> Any:
-        return api.extract_faces(
-            images, detector_backend=backend, **{"enforce_detection": False, **extract_kwargs, **kwargs}
-        )
 
 
 class DetectorContract(ContractFixtures):
@@ -225,7 +244,7 @@ class DetectorContract(ContractFixtures):
         with pytest.raises(ValueError, match="natively"):
             registry.get_detector(backend, batch_mode=other)
 
-    def test_detect_batch_matches_detect_one(self, plugin, same_size_images, mixed_size_images):
+    def test_detect_batch_matches_detect_one(self, plugin, backend, same_size_images, mixed_size_images):
         for images in (same_size_images, mixed_size_images):
             batch = plugin.detect_batch(images)
             assert len(batch) == len(images)

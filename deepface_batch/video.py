@@ -24,6 +24,18 @@ from typing import Any
 
 import numpy as np
 
+__all__ = [
+    "AnnotatedVideo",
+    "ContactSheet",
+    "Frame",
+    "annotate",
+    "check_times",
+    "iter_frames",
+    "open_capture",
+    "probe",
+    "source_of",
+]
+
 _END = object()
 
 
@@ -52,7 +64,7 @@ def source_of(text: str) -> str | int:
     return int(text) if text.isdigit() else text
 
 
-def describe(source: str | int) -> dict[str, Any]:
+def probe(source: str | int) -> dict[str, Any]:
     """Frames per second, frame count (``None`` when the stream does not say) and size."""
     import cv2
 
@@ -67,6 +79,22 @@ def describe(source: str | int) -> dict[str, Any]:
         }
     finally:
         capture.release()
+
+
+def check_times(source: str | int, info: dict[str, Any], start: float | None, end: float | None) -> None:
+    """Refuse ``start`` or ``end`` (seconds) for a stream that reports no frame rate.
+
+    Its frames have no timestamps, so a time range would select nothing or everything;
+    saying so beats a range silently ignored. ``every`` still works on such a stream.
+
+    Raises:
+        ValueError: naming the source and what to do instead.
+    """
+    if (start is not None or end is not None) and not info.get("fps"):
+        raise ValueError(
+            f"--start/--end are seconds, and video {source!r} reports no frame rate, so its "
+            "frames have no times: leave them out (--every N still picks every N-th frame)"
+        )
 
 
 def iter_frames(
@@ -88,11 +116,19 @@ def iter_frames(
 
     Raises:
         OSError: the source cannot be opened (raised at the call, not at the first frame).
-        ValueError: ``every`` below 1.
+        ValueError: ``every`` below 1, or ``start``/``end`` for a stream that reports no
+            frame rate (:func:`check_times`).
     """
     if every < 1:
         raise ValueError(f"every must be 1 or more, got {every}")
+    import cv2
+
     capture = open_capture(source)
+    try:
+        check_times(source, {"fps": capture.get(cv2.CAP_PROP_FPS) or None}, start, end)
+    except ValueError:
+        capture.release()
+        raise
     frames: queue.Queue[Any] = queue.Queue(maxsize=max(1, queue_size))
     stop = threading.Event()
     thread = threading.Thread(
@@ -250,7 +286,7 @@ class AnnotatedVideo:
 
         if self._writer is None:
             height, width = image.shape[:2]
-            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (width, height))
+            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*"mp4v"), self.fps, (width, height))
             if not self._writer.isOpened():
                 raise OSError(f"cannot write video {str(self.path)!r} with OpenCV's mp4v codec")
             self._size = (width, height)

@@ -23,11 +23,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from deepface_batch import settings
+from deepface_batch import compat, config
 from deepface_batch.errors import WeightFileError
 
-#: set to 0 (or false, no, off) to skip the sha256 check of known files
-VERIFY_ENV = settings.VERIFY_WEIGHTS
+__all__ = [
+    "DETECTOR_FILES",
+    "KNOWN",
+    "RECOGNITION_FILES",
+    "KnownWeight",
+    "clear_cache",
+    "describe_files",
+    "detector_files",
+    "enabled",
+    "recognition_files",
+    "sha256_of",
+    "verify",
+    "verify_all",
+    "weights_dir",
+]
 
 
 @dataclass(frozen=True)
@@ -49,15 +62,11 @@ KNOWN: Mapping[str, KnownWeight] = MappingProxyType(
         "res10_300x300_ssd_iter_140000.caffemodel": KnownWeight(
             "2a56a11a57a4a295956b0660b4a3d76bbdca2206c4961cea8efe7d95c7cb2f2d", 10666211
         ),
-        "deploy.prototxt": KnownWeight(
-            "f62621cac923d6f37bd669298c428bb7ee72233b5f8c3389bb893e35ebbcf795", 28092
-        ),
+        "deploy.prototxt": KnownWeight("f62621cac923d6f37bd669298c428bb7ee72233b5f8c3389bb893e35ebbcf795", 28092),
         "face_detection_yunet_2023mar.onnx": KnownWeight(
             "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4", 232589
         ),
-        "centerface.onnx": KnownWeight(
-            "77e394b51108381b4c4f7b4baf1c64ca9f4aba73e5e803b2636419578913b5fe", 7532772
-        ),
+        "centerface.onnx": KnownWeight("77e394b51108381b4c4f7b4baf1c64ca9f4aba73e5e803b2636419578913b5fe", 7532772),
         "shape_predictor_5_face_landmarks.dat": KnownWeight(
             "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888", 9150489
         ),
@@ -90,9 +99,7 @@ _lock = threading.Lock()
 
 def weights_dir() -> Path:
     """deepface's weights folder, read from ``DEEPFACE_HOME`` now (it may change)."""
-    from deepface.commons import folder_utils
-
-    return Path(folder_utils.get_deepface_home()) / ".deepface" / "weights"
+    return compat.get().weights_folder()
 
 
 def detector_files(backend: str) -> list[Path]:
@@ -119,7 +126,7 @@ def recognition_files(model_name: str) -> list[Path]:
 
 def enabled() -> bool:
     """Whether the sha256 check is on (``DEEPFACE_BATCH_VERIFY_WEIGHTS``, default on)."""
-    return settings.flag(VERIFY_ENV, True)
+    return bool(config.default("verify_weights"))
 
 
 def sha256_of(path: str | os.PathLike[str]) -> str:
@@ -168,7 +175,7 @@ def verify(path: str | os.PathLike[str]) -> bool:
             f"{found} ({stat.st_size} bytes), expected {known.sha256} ({known.size} "
             f"bytes){_hint(found, stat.st_size, known.size)}. Delete it so deepface downloads it "
             "again, or put the right file there (or set "
-            f"{VERIFY_ENV}=0 to use this file as it is)",
+            f"{config.variable('verify_weights')}=0 to use this file as it is)",
             path=os.fspath(path),
         )
     with _lock:
@@ -194,7 +201,7 @@ def _hint(sha256: str, found: int, expected: int) -> str:
     return "; same size, other bytes: a damaged or modified copy"
 
 
-def describe(paths: Sequence[str | os.PathLike[str]]) -> str:
+def describe_files(paths: Sequence[str | os.PathLike[str]]) -> str:
     """``path (N bytes)`` for each existing path, joined, for error messages."""
     parts = []
     for path in paths:

@@ -41,7 +41,7 @@ class _PatchingLoader:
             from importlib import import_module
 
             # the submodule, not the patch() function deepface_batch exports
-            import_module("deepface_batch.patch").patch_module(module.__name__)
+            import_module("deepface_batch.patching").patch_module(module.__name__)
         except Exception as err:  # never break the user's import of deepface
             import warnings
 

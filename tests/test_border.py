@@ -140,9 +140,7 @@ def yunet_upstream(agreement_images):
     ]
 
 
-@pytest.mark.parametrize(
-    ("drifting", "complaint"), [(MovingYuNet, "box deviation"), (LosingYuNet, "recall")]
-)
+@pytest.mark.parametrize(("drifting", "complaint"), [(MovingYuNet, "box deviation"), (LosingYuNet, "recall")])
 def test_the_contract_fails_a_plugin_that_drifts(drifting, complaint, agreement_images, yunet_upstream):
     """A yunet plugin that moves boxes or loses faces, under yunet's name and with yunet's
     declaration, fails the contract suite's check against upstream's own yunet."""

@@ -148,7 +148,7 @@ def conformance_problems(module: Any) -> list[str]:
             problems.append(f"{name}: missing")
             continue
         value = getattr(module, name)
-        if callable(value):
+        if callable(value) and (typing.get_origin(hint) or hint) is not type:  # a class is callable
             problems.append(f"{name}: callable, the Protocol declares a constant ({hint})")
             continue
         problems += _type_problems(name, value, hint)
@@ -253,9 +253,7 @@ def _own_nodes(scope: ast.AST) -> Iterator[ast.AST]:
 def _targets(node: ast.AST) -> list[str]:
     if isinstance(node, ast.Assign):
         return [t.id for t in node.targets if isinstance(t, ast.Name)]
-    if isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.NamedExpr)) and isinstance(
-        node.target, ast.Name
-    ):
+    if isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.NamedExpr)) and isinstance(node.target, ast.Name):
         return [node.target.id]
     return []
 
@@ -313,7 +311,7 @@ def scan(folders: list[Path]) -> list[Use]:
 def test_scan_finds_uses():
     """The scanner itself: a bound name (in an enclosing function too), a direct call,
     getattr, and a rebinding that ends it."""
-    source = '''
+    source = """
 from deepface_batch import compat
 import deepface_batch
 
@@ -328,11 +326,9 @@ def other(layer):
     deepface_batch.compat.get().skip_faces(1)
     layer = object()
     return layer.not_compat
-'''
+"""
     found = uses(source, "x.py")
-    assert sorted(name for name, _, _ in found) == [
-        "DETECTORS", "VERSION", "add_border", "finish", "skip_faces"
-    ]
+    assert sorted(name for name, _, _ in found) == ["DETECTORS", "VERSION", "add_border", "finish", "skip_faces"]
     assert {name for name, _, call in found if call is not None} == {"finish", "add_border", "skip_faces"}
 
 
@@ -353,9 +349,7 @@ def _call_problem(name: str, call: ast.Call) -> str | None:
     if declared is None:
         return f"{name} is called but the Protocol declares it a constant"
     signature = inspect.signature(declared)
-    if any(isinstance(arg, ast.Starred) for arg in call.args) or any(
-        keyword.arg is None for keyword in call.keywords
-    ):
+    if any(isinstance(arg, ast.Starred) for arg in call.args) or any(keyword.arg is None for keyword in call.keywords):
         # *args or **kwargs at the call: only the explicit keywords can be checked
         accepts = set(signature.parameters) | (
             {"*"} if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()) else set()

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from deepface_batch import api, registry, testing
+from deepface_batch import api, registry, samples, testing
 from deepface_batch.errors import DetectorUnavailableError
 from deepface_batch.testing import DetectorContract
 from tests.support import photos, planting
@@ -22,7 +22,7 @@ PLANTED_YOLO_CONFIDENCE = "0.03"
 
 
 def _samples():
-    return [testing.astronaut(), *testing.video_frames()[:3]]
+    return [samples.astronaut(), *samples.video_frames()[:3]]
 
 
 def _ensure_weights(name: str, engine: str) -> None:
@@ -55,9 +55,7 @@ class TestBuiltinPlugins(DetectorContract):
         the sets benchmarks/bench_border.py measured the declared agreement on."""
         return [*photos.photos().values(), *photos.small_face_frames(), *same_size_images, *mixed_size_images]
 
-    def test_one_backend_from_many_threads(
-        self, plugin, backend, same_size_images, mixed_size_images, reference
-    ):
+    def test_one_backend_from_many_threads(self, plugin, backend, same_size_images, mixed_size_images, reference):
         """Upstream's detectors crash (ssd, yunet, dlib) or give wrong boxes (opencv) when
         threads share them; through the engine, every backend is safe to share."""
         images = [*same_size_images[:2], *mixed_size_images[:2]]

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from deepface_batch import api, registry, testing
+from deepface_batch import api, registry, samples, testing
 from deepface_batch.errors import DetectorUnavailableError
 from deepface_batch.plugin import DetectorPlugin
 from deepface_batch.testing import ContractFixtures, assert_results_close, image_with_face
@@ -125,7 +125,7 @@ def test_reference_path_runs_the_engines_chain_through_detect_one(monkeypatch):
         return original(image)
 
     monkeypatch.setattr(plugin, "detect_one", detect_one)
-    image = testing.astronaut()
+    image = samples.astronaut()
     with registry.registered(plugin):
         got = testing.reference_extract_faces(plugin, image, enforce_detection=False)
         # the bordered image reaches the detector, as upstream's border puts it there

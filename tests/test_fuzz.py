@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import deepface_batch
-from deepface_batch import InputSourceError, testing
+from deepface_batch import InputSourceError, comparison, samples
 from tests.support.helpers import upstream
 
 DTYPES = [np.uint8, np.uint16, np.float32, np.float64, np.int32, bool]
@@ -43,7 +43,7 @@ def arrays(draw) -> np.ndarray:
 def face_crops(draw) -> np.ndarray:
     """A real face, so that batches also hold images with faces."""
     scale = draw(st.sampled_from([0.25, 0.5]))
-    face = testing.astronaut()
+    face = samples.astronaut()
     size = (int(face.shape[1] * scale), int(face.shape[0] * scale))
     import cv2
 
@@ -65,7 +65,7 @@ def _same(got, want, where: str, tolerance) -> None:
         assert isinstance(got, type(want)), f"{where}: {got!r} where upstream raised {want!r}"
         return
     assert not isinstance(got, Exception), f"{where}: {got!r} where upstream gave {len(want)} faces"
-    problems = testing.compare_faces(got, want, tolerance, where)
+    problems = comparison.compare_faces(got, want, tolerance, where)
     assert not problems, "\n".join(problems)
 
 

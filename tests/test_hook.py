@@ -21,9 +21,7 @@ pytestmark = pytest.mark.skipif(
 def run(code: str, **env: str) -> dict:
     environment = {k: v for k, v in os.environ.items() if k != "DEEPFACE_BATCH_DISABLE"}
     environment.update(env)
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=environment, timeout=300
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment, timeout=300)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])
 

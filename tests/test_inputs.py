@@ -12,18 +12,18 @@ import pytest
 from deepface.modules.exceptions import FaceNotDetected
 
 import deepface_batch
-from deepface_batch import InvalidImageError, testing
+from deepface_batch import InvalidImageError, samples
 from tests.support.helpers import assert_identical, upstream
 
 
 @pytest.fixture(scope="module")
 def face():
-    return testing.astronaut()
+    return samples.astronaut()
 
 
 @pytest.fixture(scope="module")
 def pair(face):
-    return testing.mixed_images()[3]
+    return samples.mixed_images()[3]
 
 
 @pytest.fixture(scope="module")
@@ -149,12 +149,12 @@ def test_batch_size_must_be_positive(face):
 
 
 def test_batch_size_from_environment(face, monkeypatch):
-    from deepface_batch import api
+    from deepface_batch import api, config
 
     monkeypatch.setenv("DEEPFACE_BATCH_SIZE", "3")
-    assert api.default_batch_size() == 3
+    assert api.batch_size_or_default(None) == 3
     monkeypatch.delenv("DEEPFACE_BATCH_SIZE")
-    assert api.default_batch_size() == api.DEFAULT_BATCH_SIZE
+    assert api.batch_size_or_default(None) == config.DEFAULTS["batch_size"].value == 32
 
 
 def test_progress_callable_and_bar(face, capsys):

@@ -13,9 +13,7 @@ NO_PYTEST = (
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", NO_PYTEST, *args], capture_output=True, text=True, timeout=600
-    )
+    return subprocess.run([sys.executable, "-c", NO_PYTEST, *args], capture_output=True, text=True, timeout=600)
 
 
 def test_demo_runs_where_pytest_cannot_be_imported(tmp_path):

@@ -12,20 +12,20 @@ from deepface import DeepFace
 from deepface.modules import detection
 
 import deepface_batch
-from deepface_batch import compat, testing
+from deepface_batch import compat, samples
 from deepface_batch.errors import UnsupportedDeepfaceVersion
-from deepface_batch.patch import is_wrapper
+from deepface_batch.patching import is_wrapper
 from tests.support.helpers import OpenCvEverywhere, assert_identical, upstream
 
 
 @pytest.fixture(scope="module")
 def face():
-    return testing.astronaut()
+    return samples.astronaut()
 
 
 @pytest.fixture(scope="module")
 def frames():
-    return testing.video_frames()[:3]
+    return samples.video_frames()[:3]
 
 
 @pytest.fixture(autouse=True)
@@ -142,7 +142,7 @@ def test_patch_takes_settings_for_batches(face, monkeypatch):
     with deepface_batch.patched():
         with pytest.raises(ValueError, match=r"^item 1: "):
             DeepFace.extract_faces([face, bad])
-    assert deepface_batch.patch.__module__ == "deepface_batch.patch"
+    assert deepface_batch.patching.__module__ == "deepface_batch.patching"
 
 
 def test_patch_refuses_unknown_or_wrong_settings():

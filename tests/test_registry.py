@@ -23,7 +23,7 @@ from deepface_batch import (
     UnknownDetectorError,
     compat,
     registry,
-    testing,
+    samples,
 )
 from tests.support.helpers import NotAPlugin, OpenCvEverywhere, assert_identical, upstream
 
@@ -121,10 +121,22 @@ class _Abstract(DetectorPlugin):
         (42, "plugin int: expected a DetectorPlugin subclass or instance, got int"),
         (_Abstract, "plugin _Abstract: does not implement detect_batch"),
         (type("NoName", (OpenCvEverywhere,), {"name": ""}), "plugin NoName: 'name' must be a non-empty string"),
-        (type("BadMode", (OpenCvEverywhere,), {"batch_mode": "native"}), "plugin BadMode ('test-opencv'): 'batch_mode' must be BatchMode"),
-        (type("BadTol", (OpenCvEverywhere,), {"tolerance": Tolerance(box_px=-1)}), "plugin BadTol ('test-opencv'): tolerance values must be >= 0, got box_px=-1"),
-        (type("BadTol2", (OpenCvEverywhere,), {"tolerance": 0.5}), "plugin BadTol2 ('test-opencv'): 'tolerance' must be a deepface_batch.plugin.Tolerance"),
-        (type("BadReq", (OpenCvEverywhere,), {"requires": ("torch",)}), "plugin BadReq ('test-opencv'): 'requires' must be a tuple of"),
+        (
+            type("BadMode", (OpenCvEverywhere,), {"batch_mode": "native"}),
+            "plugin BadMode ('test-opencv'): 'batch_mode' must be BatchMode",
+        ),
+        (
+            type("BadTol", (OpenCvEverywhere,), {"tolerance": Tolerance(box_px=-1)}),
+            "plugin BadTol ('test-opencv'): tolerance values must be >= 0, got box_px=-1",
+        ),
+        (
+            type("BadTol2", (OpenCvEverywhere,), {"tolerance": 0.5}),
+            "plugin BadTol2 ('test-opencv'): 'tolerance' must be a deepface_batch.plugin.Tolerance",
+        ),
+        (
+            type("BadReq", (OpenCvEverywhere,), {"requires": ("torch",)}),
+            "plugin BadReq ('test-opencv'): 'requires' must be a tuple of",
+        ),
     ],
 )
 def test_validation_names_the_plugin_and_the_problem(plugin, message):
@@ -143,7 +155,9 @@ def test_fake_entry_points_register_and_broken_ones_are_skipped(monkeypatch, cap
         _entry_point("missing", "no_such_module_xyz:Plugin"),
         _entry_point("not-a-plugin", "tests.support.helpers:NotAPlugin"),
     ]
-    monkeypatch.setattr(registry.metadata, "entry_points", lambda group: points if group == registry.ENTRY_POINT_GROUP else [])
+    monkeypatch.setattr(
+        registry.metadata, "entry_points", lambda group: points if group == registry.ENTRY_POINT_GROUP else []
+    )
     with caplog.at_level(logging.WARNING, logger="deepface_batch.registry"):
         registry.load_entry_points(force=True)
     try:
@@ -151,7 +165,7 @@ def test_fake_entry_points_register_and_broken_ones_are_skipped(monkeypatch, cap
         assert "not-a-plugin" not in registry.names()
         assert "skipping detector plugin entry point 'missing' (no_such_module_xyz:Plugin)" in caplog.text
         assert "'not-a-plugin'" in caplog.text and "must subclass" in caplog.text
-        face = testing.astronaut()
+        face = samples.astronaut()
         got = deepface_batch.extract_faces([face], detector_backend="test-opencv")
         assert_identical(got[0], upstream(face))
     finally:
@@ -170,7 +184,7 @@ def test_installed_example_plugin_is_discovered():
 
 # -- real distributions on disk: name clashes between entry points and built-ins ----------
 
-_PLUGIN_CLASS = '''
+_PLUGIN_CLASS = """
 
 class {cls}(DetectorPlugin):
     name = {backend!r}
@@ -178,7 +192,7 @@ class {cls}(DetectorPlugin):
 
     def detect_batch(self, images):
         return [[] for _ in images]
-'''
+"""
 
 
 def _write_distribution(
@@ -204,9 +218,7 @@ def _write_distribution(
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
     lines = [f"{backend} = {module}:{cls}" for cls, backend in plugins.items()]
-    (info / "entry_points.txt").write_text(
-        f"[{registry.ENTRY_POINT_GROUP}]\n" + "\n".join(lines) + "\n" + extra
-    )
+    (info / "entry_points.txt").write_text(f"[{registry.ENTRY_POINT_GROUP}]\n" + "\n".join(lines) + "\n" + extra)
 
 
 @pytest.fixture
@@ -227,8 +239,7 @@ def restored_registry(tmp_path):
 
 def _registry_warnings(caplog) -> str:
     return "\n".join(
-        r.getMessage() for r in caplog.records
-        if r.name == "deepface_batch.registry" and r.levelno >= logging.WARNING
+        r.getMessage() for r in caplog.records if r.name == "deepface_batch.registry" and r.levelno >= logging.WARNING
     )
 
 
@@ -254,7 +265,7 @@ def test_two_distributions_with_one_name_keep_the_first_and_warn(
     # sys.path order must not decide: the first distribution by name wins, whatever the order
     _write_distribution(tmp_path / "a", "dup-alpha", "1.0", "dup_alpha_plugin", {"AlphaPlugin": "dup-backend"})
     _write_distribution(tmp_path / "b", "dup-beta", "2.0", "dup_beta_plugin", {"BetaPlugin": "dup-backend"})
-    for folder in (["a", "b"] if beta_first_on_path else ["b", "a"]):
+    for folder in ["a", "b"] if beta_first_on_path else ["b", "a"]:
         monkeypatch.syspath_prepend(str(tmp_path / folder))
     with caplog.at_level(logging.WARNING, logger="deepface_batch.registry"):
         registry.load_entry_points(force=True)
@@ -265,11 +276,12 @@ def test_two_distributions_with_one_name_keep_the_first_and_warn(
     assert "deepface_batch.register_detector(BetaPlugin, clobber=True)" in warning
 
 
-def test_non_clashing_entry_point_registers_beside_a_clashing_one(
-    tmp_path, monkeypatch, caplog, restored_registry
-):
+def test_non_clashing_entry_point_registers_beside_a_clashing_one(tmp_path, monkeypatch, caplog, restored_registry):
     _write_distribution(
-        tmp_path, "mixed-detectors", "0.3", "mixed_plugin",
+        tmp_path,
+        "mixed-detectors",
+        "0.3",
+        "mixed_plugin",
         {"MixedSsd": "ssd", "MixedFresh": "mixed-fresh"},
         extra="mixed-broken = mixed_plugin:NoSuchClass\n",
     )
@@ -322,8 +334,7 @@ def test_name_clash_raises_detector_name_taken_error():
         assert isinstance(err.value, deepface_batch.DeepfaceBatchError)
         assert err.value.name == "test-opencv"
         assert str(err.value) == (
-            "detector backend 'test-opencv' is already registered; pass clobber=True to "
-            "replace it"
+            "detector backend 'test-opencv' is already registered; pass clobber=True to replace it"
         )
     finally:
         deepface_batch.unregister_detector("test-opencv")

@@ -25,7 +25,7 @@ from deepface import DeepFace
 from deepface.modules.exceptions import FaceNotDetected, ImgNotFound
 
 import deepface_batch
-from deepface_batch import InputSourceError, InvalidImageError, testing
+from deepface_batch import InputSourceError, InvalidImageError, samples
 from tests.support.environment import recognition_model
 from tests.support.helpers import assert_identical, upstream
 
@@ -34,13 +34,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def face():
-    return testing.astronaut()
+    return samples.astronaut()
 
 
 @pytest.fixture(scope="module")
 def frames():
     """Three frames with a face and one without."""
-    return testing.video_frames()[:4]
+    return samples.video_frames()[:4]
 
 
 #: the frames include one without a face: its entry is upstream's whole-image result
@@ -81,9 +81,7 @@ def test_returned_errors_do_not_keep_their_batch_alive():
     refs: list = []
     tracemalloc.start()
     try:
-        results = deepface_batch.extract_faces(
-            _faceless_frames(60, refs), batch_size=20, errors="return"
-        )
+        results = deepface_batch.extract_faces(_faceless_frames(60, refs), batch_size=20, errors="return")
         gc.collect()
         held, _ = tracemalloc.get_traced_memory()
     finally:
@@ -108,9 +106,7 @@ def test_a_raised_error_does_not_keep_its_batch_alive():
 def test_represent_errors_do_not_keep_their_batch_alive():
     recognition_model("Dlib")
     refs: list = []
-    results = deepface_batch.represent(
-        _faceless_frames(10, refs), model_name="Dlib", batch_size=5, errors="return"
-    )
+    results = deepface_batch.represent(_faceless_frames(10, refs), model_name="Dlib", batch_size=5, errors="return")
     gc.collect()
     assert all(isinstance(r, FaceNotDetected) for r in results)
     assert sum(ref() is not None for ref in refs) == 0
@@ -123,9 +119,7 @@ def test_represent_errors_do_not_keep_their_batch_alive():
 @pytest.mark.parametrize("dtype", [bool, object])
 def test_an_array_the_border_refuses_is_its_own_error(face, backend, dtype):
     odd = face.astype(dtype)
-    got = deepface_batch.extract_faces(
-        [face, odd, face], detector_backend=backend, errors="return", batch_size=3
-    )
+    got = deepface_batch.extract_faces([face, odd, face], detector_backend=backend, errors="return", batch_size=3)
     with pytest.raises(cv2.error):  # upstream's own error for the same image
         upstream(odd, detector_backend=backend)
     assert isinstance(got[1], cv2.error) and str(got[1]).startswith("item 1: ")
@@ -178,9 +172,7 @@ def test_represent_keeps_the_results_read_before_a_failing_source(frames):
             got.append(entry)
     assert len(got) == 5
     expected = deepface_batch.represent(images, **kwargs)
-    assert [[f["facial_area"] for f in e] for e in got] == [
-        [f["facial_area"] for f in e] for e in expected
-    ]
+    assert [[f["facial_area"] for f in e] for e in got] == [[f["facial_area"] for f in e] for e in expected]
     returned = deepface_batch.represent(_failing_source(images), errors="return", **kwargs)
     assert len(returned) == 6 and isinstance(returned[5], InputSourceError)
     skipped = deepface_batch.represent(
@@ -210,9 +202,7 @@ def test_the_source_is_read_at_most_two_batches_past_a_break(face):
 
 
 def test_break_returns_while_the_loader_waits_on_a_dead_server(face, silent_server):
-    stream = deepface_batch.iter_extract_faces(
-        [face, silent_server, face], batch_size=1, errors="return"
-    )
+    stream = deepface_batch.iter_extract_faces([face, silent_server, face], batch_size=1, errors="return")
     first = next(stream)  # the silent URL is being read ahead now
     assert_identical(first, upstream(face))
     start = time.monotonic()
@@ -264,7 +254,10 @@ def test_ctrl_c_interrupts_a_run_waiting_on_a_dead_server(silent_server, tmp_pat
     )
     start = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "DEEPFACE_BATCH_DISABLE": "1"},
     )
     took = time.monotonic() - start
@@ -277,7 +270,7 @@ def test_ctrl_c_interrupts_a_run_waiting_on_a_dead_server(silent_server, tmp_pat
 
 
 def test_patched_deepface_from_threads_gives_upstreams_results(frames, patched):
-    images = [*frames, testing.astronaut()] * 3
+    images = [*frames, samples.astronaut()] * 3
     with deepface_batch.unpatched():
         want = [upstream(image, **LENIENT) for image in images]
 

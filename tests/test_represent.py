@@ -41,8 +41,7 @@ def assert_same_faces(got, want, tolerance, where):
         assert isinstance(a["embedding"], list) and isinstance(a["embedding"][0], float)
         deviation = tolerance.deviation(a["embedding"], b["embedding"])
         assert deviation <= tolerance.relative, (
-            f"{where} face {k}: embedding off by {deviation:.2e} (relative), "
-            f"tolerance {tolerance.relative:.0e}"
+            f"{where} face {k}: embedding off by {deviation:.2e} (relative), tolerance {tolerance.relative:.0e}"
         )
         if "face" in b:
             assert np.array_equal(a["face"], b["face"]), f"{where} face {k}"
@@ -102,7 +101,10 @@ def test_embedder_calls_each_stack_once(model_name, monkeypatch, inputs10):
 
     monkeypatch.setattr(type(embedder), "embed", embed)
     results = deepface_batch.represent(
-        inputs10, model_name=model_name, detector_backend=DETECTOR, enforce_detection=False,
+        inputs10,
+        model_name=model_name,
+        detector_backend=DETECTOR,
+        enforce_detection=False,
         batch_size=4,
     )
     faces = sum(len(r) for r in results)
@@ -200,9 +202,7 @@ def test_streaming_holds_at_most_a_batch(model_name):
             pulled.append(i)
             yield frame
 
-    results = deepface_batch.iter_represent(
-        stream(), model_name=model_name, detector_backend=DETECTOR, batch_size=4
-    )
+    results = deepface_batch.iter_represent(stream(), model_name=model_name, detector_backend=DETECTOR, batch_size=4)
     first = next(results)
     assert len(first) == 1
     assert len(pulled) <= 3 * 4, f"{len(pulled)} inputs read to give the first result"

@@ -57,9 +57,7 @@ def test_find(faces, tmp_path):
     def run():
         for stale in db.glob("*.npz"):
             stale.unlink()  # each side builds the datastore itself
-        result = DeepFace.find(
-            faces["one"], db_path=str(db), model_name=MODEL, detector_backend=DETECTOR, silent=True
-        )
+        result = DeepFace.find(faces["one"], db_path=str(db), model_name=MODEL, detector_backend=DETECTOR, silent=True)
         return [frame.to_dict("records") for frame in result]
 
     got, want = both(run)

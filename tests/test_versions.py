@@ -65,11 +65,7 @@ def test_each_module_serves_the_releases_mapped_to_it():
 
 def _defaults(function) -> dict:
     original = getattr(function, "__wrapped__", function)
-    return {
-        name: param.default
-        for name, param in inspect.signature(original).parameters.items()
-        if name != "img_path"
-    }
+    return {name: param.default for name, param in inspect.signature(original).parameters.items() if name != "img_path"}
 
 
 def test_defaults_are_the_installed_releases_own():
@@ -129,7 +125,7 @@ with warnings.catch_warnings(record=True) as caught:
     import deepface_batch
     from deepface_batch import compat
     from deepface.modules import detection, representation  # the import hook runs here
-    from deepface_batch.patch import is_wrapper
+    from deepface_batch.patching import is_wrapper
     hook = any(type(f).__module__ == "deepface_batch_hook" for f in sys.meta_path)
     after_import = len([w for w in caught if w.category is compat.UnsupportedDeepfaceWarning])
     patched = deepface_batch.patch()
@@ -170,9 +166,7 @@ def test_a_release_outside_the_range_is_refused_with_one_warning(tmp_path, relea
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: deepface\nVersion: {release}\n")
     env = {k: v for k, v in os.environ.items() if k != "DEEPFACE_BATCH_DISABLE"}
     env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(ROOT)])
-    out = subprocess.run(
-        [sys.executable, "-c", _REFUSED_CHILD], capture_output=True, text=True, env=env, timeout=300
-    )
+    out = subprocess.run([sys.executable, "-c", _REFUSED_CHILD], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr
     state = json.loads(out.stdout.strip().splitlines()[-1])
     assert len(state["warnings"]) == 1, state
@@ -203,9 +197,7 @@ def test_the_refusal_names_what_to_do():
         compat.check_version("0.0.104.post1")
 
 
-@pytest.mark.skipif(
-    compat.installed_version() not in CENTERFACE_UNBOUND, reason="its CenterFace copes with no face"
-)
+@pytest.mark.skipif(compat.installed_version() not in CENTERFACE_UNBOUND, reason="its CenterFace copes with no face")
 def test_centerface_answers_no_face_where_this_releases_upstream_fails(monkeypatch):
     """0.0.100 and 0.0.101's own CenterFace raises on a faceless image (the session gives it
     0.0.102's fix; here it is taken away): a batch with such a frame still gives every

@@ -345,9 +345,7 @@ def centerface_plugin():
     "height, width, align",
     [(*shape, False) for shape in TINY] + [(*shape, True) for shape in TINY_ALIGNED],
 )
-def test_centerface_tiny_images_match_upstream(
-    centerface_plugin, height, width, align, monkeypatch
-):
+def test_centerface_tiny_images_match_upstream(centerface_plugin, height, width, align, monkeypatch):
     """An image at most 32 px high or wide (16 px with align's border) gives upstream's
     faces, batched. Upstream's OpenCV net computes other outputs there than the graph's
     (onnxruntime's), so those shapes go through OpenCV like upstream's."""
@@ -375,15 +373,11 @@ def test_centerface_tiny_images_extract_faces(centerface_plugin, align):
     images = [_tiny(h, w, k % 4) for k, (h, w) in enumerate(shapes)] + [samples.astronaut()]
     registry.register_detector(centerface_plugin, clobber=True)
     try:
-        got = deepface_batch.extract_faces(
-            images, detector_backend="centerface", align=align, enforce_detection=False
-        )
+        got = deepface_batch.extract_faces(images, detector_backend="centerface", align=align, enforce_detection=False)
     finally:
         registry.unregister_detector("centerface")
     want = [
-        compat.get().reference_extract_faces(
-            image, detector_backend="centerface", align=align, enforce_detection=False
-        )
+        compat.get().reference_extract_faces(image, detector_backend="centerface", align=align, enforce_detection=False)
         for image in images
     ]
     testing.assert_results_close(got, want, centerface_plugin.tolerance)

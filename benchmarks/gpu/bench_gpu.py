@@ -115,9 +115,7 @@ def preload_cuda_for_onnxruntime(notes: list[str]) -> None:
     try:
         import onnxruntime
 
-        if "CUDAExecutionProvider" in onnxruntime.get_available_providers() and hasattr(
-            onnxruntime, "preload_dlls"
-        ):
+        if "CUDAExecutionProvider" in onnxruntime.get_available_providers() and hasattr(onnxruntime, "preload_dlls"):
             onnxruntime.preload_dlls()
     except Exception as err:  # the report's device columns say where graphs ran
         notes.append(f"onnxruntime.preload_dlls() failed: {type(err).__name__}: {err}")
@@ -152,16 +150,12 @@ def plant(detectors: list[str], models: list[str], engine: str, state: dict) -> 
 
     for name in detectors:
         if name == "retinaface" or name in planting.YOLO_FILES:
-            file_name = (
-                planting.RETINAFACE_FILES[engine] if name == "retinaface" else planting.YOLO_FILES[name]
-            )
+            file_name = planting.RETINAFACE_FILES[engine] if name == "retinaface" else planting.YOLO_FILES[name]
             if (weights / file_name).exists():
                 state["real"].add(name)
                 continue
             try:
-                planting.ensure_weights(
-                    name, engine, weights, calibration, lambda n, why: cannot.__setitem__(n, why)
-                )
+                planting.ensure_weights(name, engine, weights, calibration, lambda n, why: cannot.__setitem__(n, why))
             except Exception as err:  # the row says the rest: the detector cannot load
                 cannot[name] = f"{type(err).__name__}: {err}"
             if (weights / file_name).exists():
@@ -260,7 +254,9 @@ def device_summary() -> list[str]:
     if smi:
         out = subprocess.run(
             [smi, "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         lines.append(f"nvidia-smi: {out.stdout.strip() or out.stderr.strip()}")
     else:
@@ -432,7 +428,8 @@ def _tol_cell(tol: Any) -> str:
 
 def target_line(rows: list[dict], on_gpu: bool) -> str:
     candidates = [
-        r for r in rows
+        r
+        for r in rows
         if r["model"] == TARGET_MODEL and r["detector"] == TARGET_DETECTOR and r["batch_size"] >= TARGET_MIN_BATCH
     ]
     what = (
@@ -588,7 +585,11 @@ def main() -> int:
     detectors = [d for d in args.detectors.split(",") if d]
     models = [m for m in args.models.split(",") if m]
     started = dt.datetime.now(dt.timezone.utc)
-    out = Path(args.out) if args.out else Path(tempfile.gettempdir()) / f"{started:%Y-%m-%d}-gpu{'-dry' if args.cpu else ''}.md"
+    out = (
+        Path(args.out)
+        if args.out
+        else Path(tempfile.gettempdir()) / f"{started:%Y-%m-%d}-gpu{'-dry' if args.cpu else ''}.md"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
 
     os.environ.setdefault("YOLO_OFFLINE", "true")

@@ -85,7 +85,7 @@ deepface 0.0.103 (``deepface/`` below is the installed package):
   (``height, width, _ = img.shape``).
 * Data, not code, tied to the same release: ``weights.py`` ``KNOWN`` (file names and
   sha256 of the weights deepface 0.0.103 downloads), ``registry.py`` ``YOLO_BACKENDS``
-  (deepface's YOLO backend names, ``modeling.py``) and ``patch.py``'s patched functions
+  (deepface's YOLO backend names, ``modeling.py``) and ``patching.py``'s patched functions
   (``deepface.modules.detection.extract_faces``, ``representation.represent``).
 
 mtcnn 1.0.0 (the ``mtcnn`` package, TensorFlow):
@@ -122,14 +122,29 @@ import re
 import threading
 import warnings
 from importlib import metadata
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from deepface_batch.errors import UnsupportedDeepfaceVersion
 
+__all__ = [
+    "REQUIREMENT",
+    "SUPPORTED",
+    "CompatLayer",
+    "UnsupportedDeepfaceWarning",
+    "check_version",
+    "get",
+    "installed_version",
+    "refuse",
+    "release_of",
+    "unsupported_message",
+]
+
 if TYPE_CHECKING:
     import numpy as np
-    from deepface.models.Detector import DetectedFace, FacialAreaRegion
+    from deepface.models.Detector import DetectedFace
+    from deepface.models.Detector import FacialAreaRegion as Region
 
 # deepface release -> compat module. 0.0.103 is the newest release on the registry.
 SUPPORTED: dict[str, str] = {
@@ -189,6 +204,13 @@ class CompatLayer(Protocol):
         """Upstream's cached detector instance for the backend ``name``."""
         ...
 
+    FacialAreaRegion: type[Any]
+    """Upstream's region class, what a detector plugin returns for each face."""
+
+    def weights_folder(self) -> Path:
+        """deepface's weights folder (``$DEEPFACE_HOME/.deepface/weights``), read now."""
+        ...
+
     def add_border(self, img: np.ndarray, align: bool) -> tuple[np.ndarray, int, int]:
         """The image to detect on (bordered when ``align``), and the border's width, height."""
         ...
@@ -201,7 +223,7 @@ class CompatLayer(Protocol):
         self,
         detector_backend: str,
         bordered: np.ndarray,
-        regions: list[FacialAreaRegion],
+        regions: list[Region],
         align: bool,
         expand_percentage: int,
         max_faces: int | None,
@@ -215,7 +237,7 @@ class CompatLayer(Protocol):
         """The whole image as one face, as upstream's ``skip`` backend gives it."""
         ...
 
-    def shift_regions(self, regions: list[FacialAreaRegion], dx: int, dy: int) -> list[FacialAreaRegion]:
+    def shift_regions(self, regions: list[Region], dx: int, dy: int) -> list[Region]:
         """Regions found on an image moved by ``(dx, dy)``: into the frame of the bordered
         image, for detection without upstream's border."""
         ...
@@ -250,6 +272,14 @@ class CompatLayer(Protocol):
     layout-free name (``"tf.VGGFace"``, ``"pytorch.TorchFacialRecognition"``, ...) to the
     dotted module path; a module the release lacks is absent."""
 
+    FacialRecognition: type[Any]
+    """The base class of upstream's recognition clients (its ``forward`` is the one
+    ``embedding.py`` restates for Keras models)."""
+
+    def l2_normalize_rows(self, rows: list[list[float]]) -> list[list[float]]:
+        """Each row L2-normalised as upstream's VGG-Face client normalises its output."""
+        ...
+
     def reference_represent(self, img: Any, **kwargs: Any) -> list[dict[str, Any]]:
         """Upstream's own single-image ``represent``, unpatched."""
         ...
@@ -268,9 +298,7 @@ class CompatLayer(Protocol):
         """``represent``'s ``max_faces`` (largest areas first) and its spoof check."""
         ...
 
-    def represent_input(
-        self, img_obj: dict[str, Any], target_size: tuple[int, int], normalization: str
-    ) -> np.ndarray:
+    def represent_input(self, img_obj: dict[str, Any], target_size: tuple[int, int], normalization: str) -> np.ndarray:
         """One face as upstream feeds it to the model: a ``(1, H, W, 3)`` float32 array."""
         ...
 

@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import dataclasses
 from heapq import nlargest
+from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
-from deepface.commons import image_utils
+from deepface.commons import folder_utils, image_utils
 from deepface.commons.logger import Logger
 from deepface.models.Detector import DetectedFace, FacialAreaRegion
-from deepface.modules import detection, modeling, preprocessing, representation
+from deepface.models.FacialRecognition import FacialRecognition
+from deepface.modules import detection, modeling, preprocessing, representation, verification
 from deepface.modules.exceptions import (
     FaceNotDetected,
     ImgNotFound,
@@ -43,6 +45,8 @@ logger = Logger()
 __all__ = [
     "DETECTORS",
     "EXTRACT_FACES_DEFAULTS",
+    "FacialAreaRegion",
+    "FacialRecognition",
     "RECOGNITION_MODELS",
     "REPRESENT_DEFAULTS",
     "add_border",
@@ -51,6 +55,7 @@ __all__ = [
     "clamp_expand_percentage",
     "faces_from_regions",
     "finish",
+    "l2_normalize_rows",
     "load_image",
     "reference_extract_faces",
     "reference_represent",
@@ -60,6 +65,7 @@ __all__ = [
     "represent_skip_faces",
     "shift_regions",
     "skip_faces",
+    "weights_folder",
 ]
 
 #: Every detector_backend string upstream accepts, in upstream's order.
@@ -77,6 +83,11 @@ EXTRACT_FACES_DEFAULTS: dict[str, Any] = {
     "anti_spoofing": False,
     "max_faces": None,
 }
+
+
+def weights_folder() -> Path:
+    """deepface's weights folder, read from ``DEEPFACE_HOME`` now (it may change)."""
+    return Path(folder_utils.get_deepface_home()) / ".deepface" / "weights"
 
 
 def reference_extract_faces(img: Any, **kwargs: Any) -> list[dict[str, Any]]:
@@ -123,10 +134,7 @@ def add_border(img: np.ndarray, align: bool) -> tuple[np.ndarray, int, int]:
 def clamp_expand_percentage(expand_percentage: int) -> int:
     """Upstream's handling of a negative ``expand_percentage``."""
     if expand_percentage < 0:
-        logger.warn(
-            f"Expand percentage cannot be negative but you set it to {expand_percentage}."
-            "Overwritten it to 0."
-        )
+        logger.warn(f"Expand percentage cannot be negative but you set it to {expand_percentage}.Overwritten it to 0.")
         return 0
     return expand_percentage
 
@@ -233,9 +241,7 @@ def finish(
         elif color_face == "gray":
             current_img = cv2.cvtColor(current_img, cv2.COLOR_BGR2GRAY)
         else:
-            raise UnimplementedError(
-                f"The color_face can be rgb, bgr or gray, but it is {color_face}."
-            )
+            raise UnimplementedError(f"The color_face can be rgb, bgr or gray, but it is {color_face}.")
 
         if normalize_face and current_img.max() > 1:
             current_img = current_img / 255
@@ -286,8 +292,7 @@ def finish(
 
     if len(resp_objs) == 0 and enforce_detection is True:
         raise ImgNotFound(
-            f"Exception while extracting faces from {img_name}."
-            "Consider to set enforce_detection arg to False."
+            f"Exception while extracting faces from {img_name}.Consider to set enforce_detection arg to False."
         )
     return resp_objs
 
@@ -358,9 +363,7 @@ def represent_select(
     return img_objs
 
 
-def represent_input(
-    img_obj: dict[str, Any], target_size: tuple[int, int], normalization: str
-) -> np.ndarray:
+def represent_input(img_obj: dict[str, Any], target_size: tuple[int, int], normalization: str) -> np.ndarray:
     """One face as upstream feeds it to the model: BGR, resized and padded, normalised.
 
     Returns:
@@ -369,6 +372,11 @@ def represent_input(
     img = img_obj["face"][:, :, ::-1]
     img = preprocessing.resize_image(img=img, target_size=(target_size[1], target_size[0]))
     return preprocessing.normalize_input(img=img, normalization=normalization)
+
+
+def l2_normalize_rows(rows: list[list[float]]) -> list[list[float]]:
+    """Each row L2-normalised as upstream's VGG-Face client normalises its output."""
+    return verification.l2_normalize(rows, axis=1).tolist()
 
 
 def represent_entry(

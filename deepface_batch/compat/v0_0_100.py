@@ -26,6 +26,16 @@ from deepface.models.Detector import DetectedFace
 from deepface_batch.compat import _shared
 from deepface_batch.compat._shared import *  # noqa: F403  (the glue; below, what differs)
 
+#: the Protocol's names: the shared glue's and this release's own
+__all__ = [
+    *_shared.__all__,
+    "RECOGNITION_MODULES",
+    "RELEASES",
+    "REPRESENT_UPSTREAM_ONLY",
+    "VERSION",
+    "backend_engine",
+]
+
 RELEASES: tuple[str, ...] = ("0.0.100",)
 VERSION: str = deepface.__version__
 
@@ -46,7 +56,7 @@ def backend_engine() -> str:
     return "tensorflow"
 
 
-def finish(
+def finish(  # type: ignore[no-redef]  # 0.0.100's own, over the shared one
     img: np.ndarray,
     img_name: str | None,
     face_objs: list[DetectedFace],

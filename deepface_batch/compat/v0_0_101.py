@@ -25,8 +25,18 @@ from __future__ import annotations
 import deepface
 from deepface.commons import backend_utils
 
-from deepface_batch.compat import v0_0_100
+from deepface_batch.compat import _shared, v0_0_100
 from deepface_batch.compat._shared import *  # noqa: F403  (the glue; below, what differs)
+
+#: the Protocol's names: the shared glue's and this release's own
+__all__ = [
+    *_shared.__all__,
+    "RECOGNITION_MODULES",
+    "RELEASES",
+    "REPRESENT_UPSTREAM_ONLY",
+    "VERSION",
+    "backend_engine",
+]
 
 RELEASES: tuple[str, ...] = ("0.0.101",)
 # 0.0.100's representation.py (``cryptosystem``)

@@ -14,7 +14,11 @@ from __future__ import annotations
 import deepface
 from deepface.commons import backend_utils
 
+from deepface_batch.compat import _shared
 from deepface_batch.compat._shared import *  # noqa: F403  (the glue; below, what differs)
+
+#: the Protocol's names: the shared glue's and this release's own
+__all__ = [*_shared.__all__, "RECOGNITION_MODULES", "RELEASES", "REPRESENT_UPSTREAM_ONLY", "VERSION", "backend_engine"]
 
 RELEASES: tuple[str, ...] = ("0.0.102", "0.0.103")
 VERSION: str = deepface.__version__

@@ -1,1 +1,3 @@
 """Built-in detector plugins, one module per deepface backend."""
+
+__all__: list[str] = []

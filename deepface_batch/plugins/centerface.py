@@ -56,6 +56,19 @@ from deepface_batch.plugin import (
     run_grouped,
 )
 
+__all__ = [
+    "FILE_NAME",
+    "OPENCV_NETS",
+    "OPENCV_SIDE",
+    "OUTPUTS",
+    "PIXELS_PER_PASS",
+    "PROBE_SHAPES",
+    "CenterFacePlugin",
+    "check_session",
+    "dynamic_session",
+    "regions_of",
+]
+
 OUTPUTS = ["537", "538", "539", "540"]  # heatmap, scale, offset, landmarks
 #: pixels per forward pass: one 640 x 480 frame with upstream's alignment border. Larger
 #: passes are memory-bound here (8 such frames: 0.34 s per frame, against 0.12 s alone).
@@ -87,9 +100,7 @@ def dynamic_session(path: str) -> Any:
             dim.dim_param = f"{value.name}_{axis}"
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    return ort.InferenceSession(
-        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
-    )
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
 def check_session(session: Any, path: str) -> None:
@@ -101,15 +112,12 @@ def check_session(session: Any, path: str) -> None:
     """
     inputs = [i.name for i in session.get_inputs()]
     outputs = [o.name for o in session.get_outputs()]
-    what_to_do = (
-        "Delete it so deepface downloads it again, or put CenterFace's centerface.onnx there"
-    )
+    what_to_do = "Delete it so deepface downloads it again, or put CenterFace's centerface.onnx there"
     if len(inputs) != 1 or not set(OUTPUTS) <= set(outputs):
         raise WeightFileError(
-            f"detector backend 'centerface': {weights.describe([path])} is not CenterFace's "
+            f"detector backend 'centerface': {weights.describe_files([path])} is not CenterFace's "
             f"graph: it has inputs {', '.join(inputs)} and outputs {', '.join(outputs)}, "
-            f"where CenterFace has one image input and outputs {', '.join(OUTPUTS)}. "
-            + what_to_do,
+            f"where CenterFace has one image input and outputs {', '.join(OUTPUTS)}. " + what_to_do,
             path=path,
         )
     blank = {session.get_inputs()[0].name: np.zeros((1, 3, 32, 32), dtype=np.float32)}
@@ -117,16 +125,14 @@ def check_session(session: Any, path: str) -> None:
         shapes = [tuple(out.shape) for out in session.run(OUTPUTS, blank)]
     except Exception as err:
         raise WeightFileError(
-            f"detector backend 'centerface': {weights.describe([path])} failed on a blank "
-            f"1x3x32x32 blob: {type(err).__name__}: {err}. "
-            + what_to_do,
+            f"detector backend 'centerface': {weights.describe_files([path])} failed on a blank "
+            f"1x3x32x32 blob: {type(err).__name__}: {err}. " + what_to_do,
             path=path,
         ) from err
     if shapes != PROBE_SHAPES:
         raise WeightFileError(
-            f"detector backend 'centerface': {weights.describe([path])} gives outputs of "
-            f"shapes {shapes} for a 1x3x32x32 blob, where CenterFace's are {PROBE_SHAPES}. "
-            + what_to_do,
+            f"detector backend 'centerface': {weights.describe_files([path])} gives outputs of "
+            f"shapes {shapes} for a 1x3x32x32 blob, where CenterFace's are {PROBE_SHAPES}. " + what_to_do,
             path=path,
         )
 
@@ -172,15 +178,13 @@ class CenterFacePlugin(UpstreamDetectorPlugin):
         from deepface.commons import weight_utils
         from deepface.models.face_detection import CenterFace
 
-        path = weight_utils.download_weights_if_necessary(
-            file_name=FILE_NAME, source_url=CenterFace.WEIGHTS_URL
-        )
+        path = weight_utils.download_weights_if_necessary(file_name=FILE_NAME, source_url=CenterFace.WEIGHTS_URL)
         weights.verify(path)  # downloaded just now, or already checked (cached)
         try:
             session = dynamic_session(path)
         except Exception as err:
             raise WeightFileError(
-                f"detector backend 'centerface' could not load {weights.describe([path])} "
+                f"detector backend 'centerface' could not load {weights.describe_files([path])} "
                 f"as an ONNX graph: {type(err).__name__}: {err}. Delete it so deepface "
                 "downloads it again, or put CenterFace's centerface.onnx there",
                 path=path,
@@ -201,7 +205,7 @@ class CenterFacePlugin(UpstreamDetectorPlugin):
         if net is None:
             if self._weights_path is None:
                 self.prepare()
-            net = cv2.dnn.readNetFromONNX(self._weights_path)
+            net = cv2.dnn.readNetFromONNX(str(self._weights_path))
             while len(self._opencv_nets) >= OPENCV_NETS:
                 self._opencv_nets.popitem(last=False)
         self._opencv_nets[blob_shape] = net  # most recently used last
@@ -223,9 +227,7 @@ class CenterFacePlugin(UpstreamDetectorPlugin):
         height, width = images[0].shape[:2]
         threshold = float(os.getenv("CENTERFACE_THRESHOLD", "0.35"))
         helper = CenterFace.__new__(CenterFace)  # upstream's post-processing, no net
-        helper.img_h_new, helper.img_w_new, helper.scale_h, helper.scale_w = helper.transform(
-            height, width
-        )
+        helper.img_h_new, helper.img_w_new, helper.scale_h, helper.scale_w = helper.transform(height, width)
         if OPENCV_SIDE in (helper.img_h_new, helper.img_w_new):
             # OpenCV's outputs, not the graph's, are upstream's here (module docstring)
             return [self._detect_opencv(image, threshold) for image in images]

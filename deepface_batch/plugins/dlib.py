@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from deepface_batch.plugin import BorderAgreement, Requirement, UpstreamDetectorPlugin
 
+__all__ = ["DlibPlugin"]
+
 
 class DlibPlugin(UpstreamDetectorPlugin):
     """dlib through upstream deepface's own detector, one image at a time."""

@@ -24,6 +24,8 @@ from deepface.models.Detector import FacialAreaRegion
 
 from deepface_batch.plugin import BorderAgreement, GroupedPlugin, Requirement, Tolerance
 
+__all__ = ["FastMtCnnPlugin", "regions_of"]
+
 
 def regions_of(boxes: Any, probs: Any, points: Any) -> list[FacialAreaRegion]:
     """Upstream's mapping of one image's detections, step for step (its ``None`` check,

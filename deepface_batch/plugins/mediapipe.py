@@ -7,6 +7,8 @@ from importlib import metadata
 from deepface_batch.errors import DetectorUnavailableError
 from deepface_batch.plugin import Requirement, UpstreamDetectorPlugin
 
+__all__ = ["MediaPipePlugin"]
+
 _INSTALL = "mediapipe==0.10.21 'numpy<2'"
 
 

@@ -33,6 +33,8 @@ from deepface.models.Detector import FacialAreaRegion
 from deepface_batch.plugin import BorderAgreement, GroupedPlugin, Requirement, Tolerance
 from deepface_batch.plugins.mtcnn_pnet import PyramidPNet, pyramid_supported
 
+__all__ = ["MtCnnPlugin", "regions_of"]
+
 
 def regions_of(detections: Any) -> list[FacialAreaRegion]:
     """Upstream's mapping of one image's mtcnn detections, step for step."""
@@ -84,9 +86,7 @@ class MtCnnPlugin(GroupedPlugin):
     # (benchmarks/results/2026-11-25-cpu-border-agreement.md); declared with a little margin
     border_agreement = BorderAgreement(recall=0.75, precision=0.95, box_px=27, box_fraction=0.13)
 
-    def __init__(
-        self, images_per_pass: int | None = None, compiled: bool = True, pyramid: bool | None = None
-    ) -> None:
+    def __init__(self, images_per_pass: int | None = None, compiled: bool = True, pyramid: bool | None = None) -> None:
         super().__init__(images_per_pass)
         self.compiled = compiled
         # None: on where the installed mtcnn is the version PyramidPNet replicates

@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+__all__ = ["MIRRORED_VERSION", "PyramidPNet", "pyramid_supported"]
+
 #: the mtcnn release whose ``StagePNet`` this module replicates (a version prefix)
 MIRRORED_VERSION = "1.0."
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from deepface_batch.plugin import BorderAgreement, UpstreamDetectorPlugin
 
+__all__ = ["OpenCvPlugin"]
+
 
 class OpenCvPlugin(UpstreamDetectorPlugin):
     """opencv through upstream deepface's own detector, one image at a time."""

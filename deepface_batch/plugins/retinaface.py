@@ -28,6 +28,8 @@ from deepface.models.Detector import FacialAreaRegion
 
 from deepface_batch.plugin import GroupedPlugin, Requirement, Tolerance
 
+__all__ = ["THRESHOLD", "RetinaFacePlugin", "regions_of"]
+
 #: deepface's threshold for retinaface (``RetinaFaceClient.detect_faces``)
 THRESHOLD = 0.9
 

@@ -9,6 +9,8 @@ from deepface.models.Detector import FacialAreaRegion
 
 from deepface_batch.plugin import DetectorPlugin
 
+__all__ = ["SkipPlugin"]
+
 
 class SkipPlugin(DetectorPlugin):
     """Takes each whole image as its one face, exactly as upstream's ``skip`` does.
@@ -21,7 +23,4 @@ class SkipPlugin(DetectorPlugin):
     detects_faces = False
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[FacialAreaRegion]]:
-        return [
-            [FacialAreaRegion(x=0, y=0, w=image.shape[1], h=image.shape[0], confidence=0)]
-            for image in images
-        ]
+        return [[FacialAreaRegion(x=0, y=0, w=image.shape[1], h=image.shape[0], confidence=0)] for image in images]

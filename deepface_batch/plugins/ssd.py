@@ -19,6 +19,8 @@ from deepface.models.Detector import FacialAreaRegion
 
 from deepface_batch.plugin import BatchMode, BorderAgreement, Tolerance, UpstreamDetectorPlugin
 
+__all__ = ["MARGINS", "SIZE", "THRESHOLD", "SsdPlugin", "regions_of"]
+
 SIZE = 300
 THRESHOLD = 0.90
 # detection rows: image id, label, confidence, left, top, right, bottom (fractions)
@@ -36,9 +38,7 @@ def regions_of(faces: np.ndarray, shape: tuple[int, ...]) -> list[FacialAreaRegi
     regions = []
     for face in faces:
         x, y, w, h = map(int, face[MARGINS])
-        regions.append(
-            FacialAreaRegion(x=x, y=y, w=w, h=h, confidence=float(face[CONFIDENCE]))
-        )
+        regions.append(FacialAreaRegion(x=x, y=y, w=w, h=h, confidence=float(face[CONFIDENCE])))
     return regions
 
 
@@ -59,10 +59,7 @@ class SsdPlugin(UpstreamDetectorPlugin):
     def forward(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """The network's raw output for a batch: (1, 1, rows, 7), column 0 the image."""
         net: Any = self.detector.model
-        resized = [
-            cv2.resize(img if img.dtype == np.uint8 else img.astype(np.uint8), (SIZE, SIZE))
-            for img in images
-        ]
+        resized = [cv2.resize(img if img.dtype == np.uint8 else img.astype(np.uint8), (SIZE, SIZE)) for img in images]
         net.setInput(cv2.dnn.blobFromImages(resized))
         return net.forward()
 

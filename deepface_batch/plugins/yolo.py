@@ -35,9 +35,11 @@ from typing import Any
 import numpy as np
 from deepface.models.Detector import FacialAreaRegion
 
-from deepface_batch import settings
+from deepface_batch import config
 from deepface_batch.plugin import GroupedPlugin, Requirement, Tolerance
 from deepface_batch.registry import YOLO_BACKENDS
+
+__all__ = ["PLUGINS", "YoloPlugin", "regions_of", "usable_cores"]
 
 
 def usable_cores() -> int:
@@ -46,8 +48,6 @@ def usable_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
-
-
 
 
 @contextmanager
@@ -99,9 +99,7 @@ def regions_of(result: Any) -> list[FacialAreaRegion]:
             left_eye = tuple(int(i) for i in detection.keypoints.xy[0][1].tolist())
         x, y, w, h = int(x - w / 2), int(y - h / 2), int(w), int(h)
         regions.append(
-            FacialAreaRegion(
-                x=x, y=y, w=w, h=h, left_eye=left_eye, right_eye=right_eye, confidence=confidence
-            )
+            FacialAreaRegion(x=x, y=y, w=w, h=h, left_eye=left_eye, right_eye=right_eye, confidence=confidence)
         )
     return regions
 
@@ -124,12 +122,12 @@ class YoloPlugin(GroupedPlugin):
         images_per_pass: int | None = None,
     ) -> None:
         super().__init__(images_per_pass)
-        self.half = settings.flag(settings.YOLO_HALF, False) if half is None else half
+        self.half = bool(config.default("yolo_half")) if half is None else half
         if self.half:
             # provisional, not measured: no GPU was lent to measure half precision on
             # (on a CPU ultralytics runs in full precision whatever ``half`` says)
-            self.tolerance = Tolerance(box_px=2, landmark_px=2, confidence=0.02)
-        self.threads = threads or settings.integer(settings.TORCH_THREADS, 0) or usable_cores()
+            self.tolerance = Tolerance(box_px=2, landmark_px=2, confidence=0.02)  # type: ignore[misc]
+        self.threads = threads or config.default("torch_threads") or usable_cores()
 
     def on_gpu(self) -> bool:
         import torch

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from deepface.models.Detector import FacialAreaRegion
 
-from deepface_batch import BatchMode, DetectorPlugin, compat, testing
+from deepface_batch import BatchMode, DetectorPlugin, comparison, compat
 from deepface_batch.plugin import EXACT
 
 
@@ -23,7 +23,7 @@ def assert_identical(got: Sequence[dict], want: Sequence[dict]) -> None:
     Faces are matched by box: upstream's opencv detector itself orders the faces of one
     image differently from run to run (OpenCV's threads finish in any order).
     """
-    problems = testing.compare_faces(got, want, EXACT, where="result")
+    problems = comparison.compare_faces(got, want, EXACT, where="result")
     assert not problems, "\n".join(problems)
 
 

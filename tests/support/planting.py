@@ -72,10 +72,7 @@ def plant_yolo(backend: str, weights_dir: Path, samples: Sequence[np.ndarray]) -
     model.args = {"task": task}
     batch = torch.stack(
         [
-            torch.from_numpy(np.ascontiguousarray(cv2.resize(s, (640, 640))[:, :, ::-1]))
-            .permute(2, 0, 1)
-            .float()
-            / 255
+            torch.from_numpy(np.ascontiguousarray(cv2.resize(s, (640, 640))[:, :, ::-1])).permute(2, 0, 1).float() / 255
             for s in samples
         ]
     )
@@ -137,9 +134,7 @@ def _retinaface_input(sample: np.ndarray) -> np.ndarray:
     from retinaface.commons import preprocess
 
     h, w = sample.shape[:2]
-    bordered = cv2.copyMakeBorder(
-        sample, h // 2, h // 2, w // 2, w // 2, cv2.BORDER_CONSTANT, value=[0, 0, 0]
-    )
+    bordered = cv2.copyMakeBorder(sample, h // 2, h // 2, w // 2, w // 2, cv2.BORDER_CONSTANT, value=[0, 0, 0])
     return preprocess.preprocess_image(bordered, allow_upscaling=True)[0]
 
 
@@ -428,9 +423,7 @@ def _plant_onnx(model_name: str, weights_dir: Path, task: str) -> list[Path]:
     return saved + [target]
 
 
-def plant_recognition(
-    model_name: str, engine: str, weights_dir: Path, task: str = "facial_recognition"
-) -> list[Path]:
+def plant_recognition(model_name: str, engine: str, weights_dir: Path, task: str = "facial_recognition") -> list[Path]:
     """Seeded weights for ``model_name`` on ``engine``, saved under deepface's file names.
 
     ``task`` is deepface's: ``facial_recognition`` (the default) or ``facial_attribute``
@@ -444,9 +437,7 @@ def plant_recognition(
     if how == "real":
         raise LookupError(f"{model_name}'s real weights come from ../shared/weights")
     if how == "none":
-        raise LookupError(
-            f"{model_name} runs insightface's webface_r50.onnx; its architecture is not built here"
-        )
+        raise LookupError(f"{model_name} runs insightface's webface_r50.onnx; its architecture is not built here")
     if how == "alternate":
         return _plant_sface(weights_dir)
     if engine == "tensorflow":

@@ -60,7 +60,5 @@ class BatchedSsdPlugin(DetectorPlugin):
             scale_x, scale_y = width / SIZE, height / SIZE
             x, y = int(left * scale_x), int(top * scale_y)
             w, h = int(right * scale_x) - x, int(bottom * scale_y) - y
-            results[index].append(
-                FacialAreaRegion(x=x, y=y, w=w, h=h, confidence=float(row[2]))
-            )
+            results[index].append(FacialAreaRegion(x=x, y=y, w=w, h=h, confidence=float(row[2])))
         return results

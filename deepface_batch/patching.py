@@ -27,6 +27,20 @@ from typing import Any
 from deepface_batch import compat, inputs
 from deepface_batch.errors import UnsupportedDeepfaceVersion
 
+__all__ = [
+    "MARKER",
+    "TARGETS",
+    "hook_active",
+    "is_patched",
+    "is_wrapper",
+    "patch",
+    "patch_module",
+    "patched",
+    "settings",
+    "unpatch",
+    "unpatched",
+]
+
 logger = logging.getLogger(__name__)
 
 MARKER = "__deepface_batch_wrapper__"
@@ -48,9 +62,7 @@ def _configure(options: dict[str, Any]) -> None:
     """Check and keep the options given to :func:`patch`; unknown names are refused."""
     unknown = sorted(set(options) - set(_SETTINGS))
     if unknown:
-        raise TypeError(
-            f"patch() got unknown settings {', '.join(unknown)}; it takes {', '.join(_SETTINGS)}"
-        )
+        raise TypeError(f"patch() got unknown settings {', '.join(unknown)}; it takes {', '.join(_SETTINGS)}")
     from deepface_batch import api  # the engine imports deepface: import it late
 
     if "errors" in options:
@@ -106,9 +118,7 @@ def _wrap_represent(original: Callable[..., Any]) -> Callable[..., Any]:
         upstreams = not settings().get("detect_without_border")
         if upstream_only or (upstreams and inputs.is_single(images) and backend in layer.DETECTORS):
             # the same order as the engine's (detector, then model): no deadlock
-            with api.backend_lock(backend), api.backend_lock(api.EYE_FINDER), api.backend_lock(
-                f"model:{model_name}"
-            ):
+            with api.backend_lock(backend), api.backend_lock(api.EYE_FINDER), api.backend_lock(f"model:{model_name}"):
                 return original(*args, **kwargs)
 
         results = representation.represent(images, **options, **settings())
@@ -126,6 +136,12 @@ TARGETS: dict[str, dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]]
     "deepface.modules.detection": {"extract_faces": _wrap_extract_faces},
     "deepface.modules.representation": {"represent": _wrap_represent},
 }
+
+
+def hook_active() -> bool:
+    """Whether the import hook (``deepface_batch.pth``) is installed in this interpreter
+    and not turned off."""
+    return any(type(finder).__module__ == "deepface_batch_hook" for finder in sys.meta_path)
 
 
 def is_wrapper(obj: Any) -> bool:
@@ -215,8 +231,7 @@ def unpatch() -> bool:
                     changed = True
                 elif is_wrapper(getattr(current, "__wrapped__", None)):
                     logger.warning(
-                        "deepface_batch.unpatch(): %s.%s was wrapped again by %r; "
-                        "leaving it in place",
+                        "deepface_batch.unpatch(): %s.%s was wrapped again by %r; leaving it in place",
                         module_name,
                         attribute,
                         current,
