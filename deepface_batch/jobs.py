@@ -71,7 +71,7 @@ class JobOptions:
     """
 
     detector: str = config.DEFAULTS["detector_backend"].value
-    batch_size: int = None  # type: ignore[assignment]  # None: the default, resolved below
+    batch_size: int | None = None  #: None: the default, resolved when the options are made
     align: bool = True
     expand_percentage: int = 0
     max_faces: int | None = None
@@ -83,6 +83,12 @@ class JobOptions:
     strict: bool = False  #: stop at the first failed input
     crops: Path | None = None  #: write each aligned face here as PNG
     quiet: bool = False  #: no progress bar and no per-input messages
+
+    @property
+    def size(self) -> int:
+        """``batch_size`` resolved: never ``None`` once the options are made."""
+        assert self.batch_size is not None
+        return self.batch_size
 
     def __post_init__(self) -> None:
         from deepface_batch import api
@@ -382,7 +388,7 @@ def _run(
                 if bar is not None:
                     bar.update(1)
                 stop = options.strict and summary.failures > 0
-                if len(buffer) >= options.batch_size or stop:
+                if len(buffer) >= options.size or stop:
                     # taken out of the buffer first: an interrupt in the write must not
                     # have the ``finally`` below write the same records again
                     chunk, buffer = buffer, []
@@ -465,7 +471,7 @@ def run_video(
                 start=start,
                 end=end,
                 skip=skip,
-                queue_size=2 * options.batch_size,
+                queue_size=2 * options.size,
             ):
                 if isinstance(frame.image, np.ndarray):
                     yield _Item(source, frame.index, frame.timestamp, frame.image, frame.image)

@@ -310,7 +310,24 @@ def upstream_tests(
         for name, program in (("unpatched", _UNPATCHED), ("patched", _PATCHED)):
             junit = Path(scratch) / f"{name}.xml"
             environment = {**os.environ, "DEEPFACE_BATCH_DISABLE": "1" if name == "unpatched" else "0"}
-            command = [python, "-c", program, "-p", "no:cacheprovider", f"--junitxml={junit}", "-q", *pytest_args]
+            # the folder is the run's own root: no configuration or conftest.py of a
+            # project around it (this checkout's, say) joins in
+            ini = Path(scratch) / "pytest.ini"
+            ini.write_text("[pytest]\n")
+            command = [
+                python,
+                "-c",
+                program,
+                "-c",
+                str(ini),
+                f"--rootdir={folder}",
+                f"--confcutdir={folder}",
+                "-p",
+                "no:cacheprovider",
+                f"--junitxml={junit}",
+                "-q",
+                *pytest_args,
+            ]
             start = time.perf_counter()
             run = subprocess.run(
                 command,

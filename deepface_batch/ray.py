@@ -302,7 +302,7 @@ def run_job(
         faces = faces_dataset(
             files,
             model_name=options.model,
-            batch_size=options.batch_size,
+            batch_size=options.size,
             concurrency=actors,
             num_gpus=gpus,
             detector_backend=options.detector,

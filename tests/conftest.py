@@ -15,6 +15,9 @@ import pytest
 
 from tests.support.environment import WEIGHTS_DIR
 
+#: test data, not tests: the upstream-style suite runs only inside `parity --upstream-tests`
+collect_ignore = ["data"]
+
 
 # -- shared fixtures ----------------------------------------------------------------------
 @pytest.fixture(scope="session")

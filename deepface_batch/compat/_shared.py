@@ -19,6 +19,7 @@ The checklist of everything restated from upstream, and how the releases differ,
 from __future__ import annotations
 
 import dataclasses
+import os
 from heapq import nlargest
 from pathlib import Path
 from typing import Any
@@ -97,11 +98,40 @@ def reference_extract_faces(img: Any, **kwargs: Any) -> list[dict[str, Any]]:
 
 
 def load_image(item: Any) -> tuple[np.ndarray, str]:
-    """Load a path, base64 string, URL, file object or array as upstream does."""
+    """Load a path, base64 string, URL, file object or array as upstream does, and a file
+    whose name is not ASCII too.
+
+    Upstream's loader refuses any path with a character outside ASCII ("Input image must
+    not have non-english characters"): OpenCV on Windows cannot open such a name. Photo
+    folders are named in every language, so here such a file is read as upstream reads
+    any other (``cv2.imread``, the same decoder and flags), and through its bytes
+    (``cv2.imdecode``) where ``imread`` cannot open the name. Every other input is
+    upstream's loader's, unchanged.
+    """
+    path = _non_ascii_file(item)
+    if path is not None:
+        img = cv2.imread(path)
+        if img is None:
+            img = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)
+        if img is None:
+            raise ValueError(f"Exception while loading {path}")
+        return img, path
     img, img_name = image_utils.load_image(item)
     if img is None:
         raise ValueError(f"Exception while loading {img_name}")
     return img, img_name
+
+
+def _non_ascii_file(item: Any) -> str | None:
+    """``item`` as a path, when it names an existing file whose name upstream refuses."""
+    if not isinstance(item, (str, os.PathLike)):
+        return None
+    path = os.fspath(item)
+    if not isinstance(path, str) or path.isascii() or path.startswith("data:image/"):
+        return None
+    if path.lower().startswith(("http://", "https://")) or not os.path.isfile(path):
+        return None  # a URL, or a missing file: upstream's loader says what it says
+    return path
 
 
 def build_detector(name: str) -> Any:
