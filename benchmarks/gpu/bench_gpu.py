@@ -1,8 +1,10 @@
 """Upstream's one-image loop against deepface_batch on a GPU, per detector, model and batch size.
 
     benchmarks/gpu/run             # on a GPU machine: builds .venv-gpu, prints nvidia-smi, runs this
+    benchmarks/gpu/rehearse        # that run here, as the GPU machine runs it, on the CPU (--strict)
     benchmarks/gpu/run --cpu       # the dry run, in this checkout's .venv: tiny sizes, on the CPU
     python benchmarks/gpu/bench_gpu.py --out report.md [--n 128] [--batch-sizes 1,8,32,64]
+    python benchmarks/gpu/bench_gpu.py --estimate  # how long a run takes, from the rehearsal's costs
 
 In one process, on N same-size 640 x 480 frames (``deepface_batch.samples.video_frames()``
 cycled: one face, a flipped face, two faces, none), each backend and model warmed up
@@ -26,6 +28,17 @@ the recognition models have none offline), the real architecture is planted with
 random weights (tests/support/planting.py) and the report says so: speed does not depend on
 the weights. The report (Markdown) is rewritten after every measurement, so a run cut
 short still leaves what it measured.
+
+A GPU run keeps within ``--budget`` seconds (420 by default, so that the command fits a
+device call's 10 minutes): what is left of it is shared evenly by the measurements still
+to come, and within one, by its steps (upstream's loop, then each batch size); a step
+times fewer than ``--repeats`` runs rather than pass its share (the report lists those),
+and a measurement the budget does not reach is reported as not measured. Each
+measurement ends as measured, skipped as expected (mtcnn without TensorFlow), not
+reached, or failed (a module missing, a crash, no weights): ``--strict`` exits 1 on a
+failure. ``--costs FILE`` writes what each cost per image; the rehearsal stages that
+file in the wheelhouse, and ``--estimate`` (which benchmarks/gpu/run prints at a GPU
+run's start) scales it to a run's sizes.
 """
 
 from __future__ import annotations
@@ -33,6 +46,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib.util
+import json
+import math
 import os
 import platform
 import shlex
@@ -288,14 +303,23 @@ def tensorflow_missing() -> str | None:
 # -- measuring --------------------------------------------------------------------------
 
 
-def median_time(fn: Callable[[], Any], repeats: int) -> tuple[Any, float]:
-    """The last result and the median wall time of ``repeats`` calls."""
+def share(until: float, steps: int) -> float:
+    """The end of the next of ``steps`` steps that share what is left before ``until``."""
+    now = time.perf_counter()
+    return now + (until - now) / max(steps, 1)
+
+
+def median_time(fn: Callable[[], Any], repeats: int, until: float = math.inf) -> tuple[Any, float, int]:
+    """The last result, the median wall time of the calls and how many ran: ``repeats``,
+    or fewer where another call, as long as the last, would end after ``until`` (at least one)."""
     times, result = [], None
     for _ in range(repeats):
         start = time.perf_counter()
         result = fn()
         times.append(time.perf_counter() - start)
-    return result, statistics.median(times)
+        if time.perf_counter() + times[-1] > until:
+            break
+    return result, statistics.median(times), len(times)
 
 
 def frames(n: int) -> list:
@@ -314,43 +338,69 @@ def within(dev: dict[str, float], tolerance: Any) -> bool:
     )
 
 
-def upstream_loop(backend: str, images: list, repeats: int, state: dict) -> dict:
+def upstream_loop(backend: str, images: list, repeats: int, state: dict, until: float = math.inf) -> dict:
     """Upstream's loop over ``images`` for ``backend``, warmed, timed (cached per backend)."""
     from deepface_batch import compat
 
     layer = compat.get()
     kwargs = {"detector_backend": backend, "enforce_detection": False}
+    clock = time.perf_counter()
     layer.reference_extract_faces(images[0], **kwargs)  # builds and warms upstream's detector
-    results, seconds = median_time(lambda: [layer.reference_extract_faces(i, **kwargs) for i in images], repeats)
-    state["upstream"][backend] = {"results": results, "seconds": seconds}
+    load = time.perf_counter() - clock
+    results, seconds, runs = median_time(
+        lambda: [layer.reference_extract_faces(i, **kwargs) for i in images], repeats, until
+    )
+    state["upstream"][backend] = {"results": results, "seconds": seconds, "runs": runs, "load": load}
     return state["upstream"][backend]
 
 
 def bench_detector(
-    backend: str, images: list, batch_sizes: list[int], repeats: int, state: dict, label: str | None = None
+    backend: str,
+    images: list,
+    batch_sizes: list[int],
+    repeats: int,
+    state: dict,
+    label: str | None = None,
+    until: float = math.inf,
 ) -> list[dict]:
-    """Rows of one detector: ours at each batch size against upstream's loop."""
+    """Rows of one detector: ours at each batch size against upstream's loop, the steps
+    (upstream's loop, then each batch size) sharing the time left before ``until``."""
     import deepface_batch
     from deepface_batch import comparison
 
     kwargs = {"detector_backend": backend, "enforce_detection": False}
+    label = label or backend
+    clock = time.perf_counter()
     plugin = deepface_batch.get_detector(backend)
     plugin.prepare()
-    reference = state["upstream"].get(backend) or upstream_loop(backend, images, repeats, state)
+    cost: dict[str, Any] = {"load_s": time.perf_counter() - clock, "ours_s": {}}
+    state["costs"][label] = cost
+    steps = len(batch_sizes) + 1
+    reference = state["upstream"].get(backend)
+    if reference is None:
+        reference = upstream_loop(backend, images, repeats, state, share(until, steps))
+        cost["load_s"] += reference["load"]
+        cost["upstream_s"] = reference["seconds"] / len(images)
+    steps -= 1
     rows = []
     for batch_size in batch_sizes:
+        end = share(until, steps)
+        steps -= 1
         # one batch of this size first: a new input shape may build or tune kernels
         deepface_batch.extract_faces(images[:batch_size], batch_size=batch_size, **kwargs)
-        ours, seconds = median_time(
-            lambda b=batch_size: deepface_batch.extract_faces(images, batch_size=b, **kwargs), repeats
+        ours, seconds, runs = median_time(
+            lambda b=batch_size: deepface_batch.extract_faces(images, batch_size=b, **kwargs), repeats, end
         )
+        cost["ours_s"][str(batch_size)] = seconds / len(images)
         dev = comparison.deviation(ours, reference["results"])
         rows.append(
             {
-                "backend": label or backend,
+                "backend": label,
                 "mode": plugin.batch_mode.value,
                 "device": detector_device(backend, plugin),
                 "batch_size": batch_size,
+                "runs": runs,
+                "upstream_runs": reference["runs"],
                 "upstream_ips": len(images) / reference["seconds"],
                 "ours_ips": len(images) / seconds,
                 "ratio": reference["seconds"] / seconds,
@@ -360,35 +410,58 @@ def bench_detector(
                 "within": within(dev, plugin.tolerance),
             }
         )
-        print(f"  {label or backend} batch {batch_size}: {rows[-1]['ratio']:.2f}x", file=sys.stderr)
+        print(f"  {label} batch {batch_size}: {rows[-1]['ratio']:.2f}x", file=sys.stderr)
     return rows
 
 
-def bench_yolo_half(backend: str, images: list, batch_sizes: list[int], repeats: int, state: dict) -> list[dict]:
+def bench_yolo_half(
+    backend: str, images: list, batch_sizes: list[int], repeats: int, state: dict, until: float = math.inf
+) -> list[dict]:
     """yolov8n with ``YoloPlugin(half=True)`` registered for the block, against upstream's
     full-precision results."""
     from deepface_batch import registry
     from deepface_batch.plugins.yolo import PLUGINS
 
     with registry.registered(PLUGINS[backend](half=True)):
-        return bench_detector(backend, images, batch_sizes, repeats, state, label=f"{backend} half=True")
+        return bench_detector(
+            backend, images, batch_sizes, repeats, state, label=f"{backend} half=True", until=until
+        )
 
 
-def bench_represent(model: str, detector: str, images: list, batch_sizes: list[int], repeats: int) -> list[dict]:
+def bench_represent(
+    model: str,
+    detector: str,
+    images: list,
+    batch_sizes: list[int],
+    repeats: int,
+    state: dict,
+    until: float = math.inf,
+) -> list[dict]:
     import deepface_batch
     from deepface_batch import compat, embedding
 
     layer = compat.get()
     options = {"model_name": model, "detector_backend": detector, "enforce_detection": False}
+    steps = len(batch_sizes) + 1
+    clock = time.perf_counter()
     layer.reference_represent(images[0], **options)  # builds the model and detector, warms upstream
-    loop, loop_s = median_time(lambda: [layer.reference_represent(i, **options) for i in images], repeats)
+    cost: dict[str, Any] = {"load_s": time.perf_counter() - clock, "ours_s": {}}
+    state["costs"][f"represent {model}"] = cost
+    loop, loop_s, loop_runs = median_time(
+        lambda: [layer.reference_represent(i, **options) for i in images], repeats, share(until, steps)
+    )
+    steps -= 1
+    cost["upstream_s"] = loop_s / len(images)
     tolerance = embedding.get_embedder(model).tolerance
     rows = []
     for batch_size in batch_sizes:
+        end = share(until, steps)
+        steps -= 1
         deepface_batch.represent(images[:batch_size], batch_size=batch_size, **options)
-        ours, seconds = median_time(
-            lambda b=batch_size: deepface_batch.represent(images, batch_size=b, **options), repeats
+        ours, seconds, runs = median_time(
+            lambda b=batch_size: deepface_batch.represent(images, batch_size=b, **options), repeats, end
         )
+        cost["ours_s"][str(batch_size)] = seconds / len(images)
         worst, areas_differ = 0.0, 0
         for got, want in zip(ours, loop):
             if [f["facial_area"] for f in got] != [f["facial_area"] for f in want]:
@@ -402,6 +475,8 @@ def bench_represent(model: str, detector: str, images: list, batch_sizes: list[i
                 "detector": detector,
                 "device": model_device(model),
                 "batch_size": batch_size,
+                "runs": runs,
+                "upstream_runs": loop_runs,
                 "faces": sum(len(r) for r in loop),
                 "upstream_ips": len(images) / loop_s,
                 "ours_ips": len(images) / seconds,
@@ -420,6 +495,14 @@ def bench_represent(model: str, detector: str, images: list, batch_sizes: list[i
 
 def _dev_cell(dev: dict[str, float]) -> str:
     return f"{dev['box_px']:g}, {dev['landmark_px']:g}, {dev['confidence']:.2g}; {dev['count_differs']:g}"
+
+
+def _skip_cell(row: dict) -> str:
+    if row.get("outcome") == "failed":
+        return f"**failed**: {row['skipped']}"
+    if row.get("outcome") == "expected":
+        return f"not measured (expected): {row['skipped']}"
+    return f"not measured: {row['skipped']}"
 
 
 def _tol_cell(tol: Any) -> str:
@@ -493,7 +576,10 @@ def render(state: dict) -> str:
         "",
         f"Command: `{state['command']}` (`{state['python_command']}`); deepface engine "
         f"{state['engine']} ({state['engine_why']}); align=True, enforce_detection=False; "
-        f"median of {args.repeats} run{'s' if args.repeats != 1 else ''} after a warm-up.",
+        f"median of {args.repeats} run{'s' if args.repeats != 1 else ''} after a warm-up"
+        + (f", within a budget of {args.budget:g} s" if args.budget else "")
+        + (f"; installed in {args.installed_in:.0f} s" if args.installed_in is not None else "")
+        + ".",
         "",
         "Weights: " + "; ".join(weights_note) + ".",
         "",
@@ -506,7 +592,7 @@ def render(state: dict) -> str:
     ]
     for r in state["detector_rows"]:
         if "skipped" in r:
-            lines.append(f"| {r['backend']} | | | | | | | | not measured: {r['skipped']} | | |")
+            lines.append(f"| {r['backend']} | | | | | | | | {_skip_cell(r)} | | |")
             continue
         lines.append(
             f"| {r['backend']} | {r['mode']} | {r['device']} | {r['batch_size']} | {r['upstream_ips']:.1f} | "
@@ -523,7 +609,7 @@ def render(state: dict) -> str:
     ]
     for r in state["represent_rows"]:
         if "skipped" in r:
-            lines.append(f"| {r['model']} | {r['detector']} | | | | | | | not measured: {r['skipped']} | | |")
+            lines.append(f"| {r['model']} | {r['detector']} | | | | | | | {_skip_cell(r)} | | |")
             continue
         lines.append(
             f"| {r['model']} | {r['detector']} | {r['device']} | {r['batch_size']} | {r['faces']} | "
@@ -545,6 +631,16 @@ def render(state: dict) -> str:
             "retinaface runs on planted weights whose face score is shifted so that a few anchors pass "
             "upstream's 0.9 threshold."
         )
+    fewer = [
+        f"{r.get('backend') or r['model']} batch {r['batch_size']} ({r['runs']}, upstream's loop {r['upstream_runs']})"
+        for r in [*state["detector_rows"], *state["represent_rows"]]
+        if "skipped" not in r and min(r["runs"], r["upstream_runs"]) < args.repeats
+    ]
+    if fewer:
+        notes.append(
+            f"Timed fewer than {args.repeats} times to keep within the budget of {args.budget:g} s: "
+            + ", ".join(fewer) + "."
+        )
     if state["elapsed"] is not None:
         notes.append(f"The benchmark took {state['elapsed']:.0f} s, planting and warm-ups included.")
     if notes:
@@ -561,10 +657,132 @@ def write(state: dict) -> None:
     out.write_text(prefix + text, encoding="utf-8")
 
 
+# -- the plan, its outcomes and how long it takes -----------------------------------------
+
+#: what the rehearsal measured (benchmarks/gpu/rehearse), staged beside the wheels so that
+#: it travels to the GPU machine with them
+REHEARSAL_COSTS = Path(__file__).resolve().parent / "wheelhouse" / "rehearsal.json"
+#: the default --budget of a GPU run: bench_gpu.py within 7 minutes, so that the command
+#: (the install and CUDA's start included) ends well inside a device call's 10 minutes,
+#: and the machine's start, the transfers and the command inside 15 minutes of device time
+#: with room left for a rerun
+GPU_BUDGET_S = 420.0
+#: a device call's limit for one command, and a session's device time, in seconds
+COMMAND_LIMIT_S, DEVICE_TIME_S = 600, 900
+#: a machine's start and the transfers around a command, an allowance (the device README:
+#: "a minute or more" to start; the tree travels both ways)
+DEVICE_OVERHEAD_S = 180
+#: why a measurement that did not run is expected to be missing, not a failure
+TENSORFLOW_ABSENT = (
+    "TensorFlow is not installed (the GPU machine has none, and its wheels are far over the "
+    "64 MiB a device call carries)"
+)
+
+
+def planned(detectors: list[str], models: list[str]) -> list[str]:
+    """The measurement groups in the order they run: a detector (and a YOLO model in half
+    precision after it), then represent per model."""
+    groups = []
+    for backend in detectors:
+        groups.append(backend)
+        if backend.startswith("yolo"):
+            groups.append(f"{backend} half=True")
+    return groups + [f"represent {model}" for model in models]
+
+
+def group_seconds(cost: dict, n: int, batch_sizes: list[int], repeats: int) -> float:
+    """How long one group takes at these sizes, at the costs measured per image: loading
+    and warming up, upstream's loop (none for half precision, which reuses upstream's
+    results), and per batch size a warm-up batch and the timed runs."""
+    ours = {int(b): seconds for b, seconds in cost["ours_s"].items()}
+
+    def per_image(batch_size: int) -> float:  # the measured batch size nearest below
+        below = [b for b in ours if b <= batch_size]
+        return ours[max(below)] if below else ours[min(ours)]
+
+    total = cost["load_s"] + cost.get("upstream_s", 0.0) * n * repeats
+    for batch_size in batch_sizes:
+        total += per_image(batch_size) * (min(batch_size, n) + n * repeats)
+    return total
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds:.0f} s ({seconds / 60:.1f} min)"
+    return f"{seconds:.0f} s ({seconds / 3600:.1f} h)"
+
+
+def estimate_lines(
+    costs: dict | None, n: int, batch_sizes: list[int], repeats: int, groups: list[str], budget: float
+) -> list[str]:
+    """How long a run of these sizes takes, from the costs a rehearsal measured: per part,
+    the upper bound, what ``--budget`` caps it to, and whether it fits a device call."""
+    sizes = f"N={n}, batch sizes {','.join(map(str, batch_sizes))}, {repeats} timed run{'s' if repeats != 1 else ''}"
+    if costs is None:
+        lines = [f"estimate at {sizes}: no rehearsal measured it (benchmarks/gpu/rehearse stages the wheels with its costs)"]
+        total = None
+    else:
+        lines = [
+            f"estimate at {sizes}, from the rehearsal of {costs['measured']} ({costs['engine']} engine, no GPU, "
+            f"{costs['machine']}): its times on the CPU, an upper bound for a machine with 16 cores and a GPU"
+        ]
+        parts: list[tuple[str, float | None]] = [
+            ("install from the wheelhouse", costs.get("install_s")),
+            ("start: imports, planting, calibration", costs["start_s"]),
+        ]
+        for group in groups:
+            cost = costs["groups"].get(group)
+            parts.append((group, group_seconds(cost, n, batch_sizes, repeats) if cost and cost["ours_s"] else None))
+        for name, seconds in parts:
+            lines.append(f"  {name:<40} " + (_duration(seconds) if seconds is not None else "not measured by the rehearsal"))
+        total = sum(seconds for _, seconds in parts if seconds is not None)
+        lines.append(f"  {'upper bound':<40} {_duration(total)}")
+    install = (costs or {}).get("install_s") or 0.0
+    if budget and (total is None or total > install + budget):
+        total = install + budget
+        lines.append(
+            f"  --budget {budget:g} s caps bench_gpu.py: each step times fewer runs rather than pass its share, "
+            f"and what the budget does not reach is reported as not measured; the run ends about {_duration(total)} "
+            "after it starts (a step already begun finishes one timed run)"
+        )
+    if total is not None:
+        fits_call = "fits" if total <= COMMAND_LIMIT_S else "does NOT fit"
+        fits_lease = "fits" if total + DEVICE_OVERHEAD_S <= DEVICE_TIME_S else "does NOT fit"
+        lines.append(
+            f"  {fits_call} a {COMMAND_LIMIT_S // 60}-minute command; with a machine's start and the transfers "
+            f"(about {DEVICE_OVERHEAD_S // 60} minutes) it {fits_lease} {DEVICE_TIME_S // 60} minutes of device time"
+        )
+    return lines
+
+
+def read_costs(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def outcome_lines(state: dict) -> tuple[list[str], int]:
+    """Each group's outcome (measured, skipped as expected, not reached by the budget, or
+    failed) and the rows outside their declared tolerance; returns the lines and the
+    number of failures."""
+    lines, failures = [], 0
+    for group, (kind, reason) in state["outcomes"].items():
+        failures += kind == "failed"
+        text = {"measured": "measured", "expected": "skipped, expected", "budget": "not reached", "failed": "FAILED"}[kind]
+        lines.append(f"  {group:<22} {text}" + (f": {reason}" if reason else ""))
+    outside = [r for r in state["detector_rows"] if "skipped" not in r and not r["within"]]
+    for r in outside:
+        lines.append(f"  {r['backend']} batch {r['batch_size']}: outside its declared tolerance (a result, not a failure)")
+    return lines, failures
+
+
 # -- main -------------------------------------------------------------------------------
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cpu", action="store_true", help="the dry run: CPU only, tiny sizes")
     parser.add_argument("--n", type=int, help="frames (default 128; 8 with --cpu)")
@@ -574,16 +792,56 @@ def main() -> int:
     parser.add_argument("--models", default=MODELS)
     parser.add_argument("--represent-detector", default=TARGET_DETECTOR)
     parser.add_argument("--engine", default="auto", choices=["auto", "onnx", "pytorch", "tensorflow"])
+    parser.add_argument(
+        "--budget", type=float,
+        help=f"seconds for the whole benchmark, shared evenly by what is left to measure (default {GPU_BUDGET_S:g}; "
+        "none with --cpu; 0: none)",
+    )
+    parser.add_argument(
+        "--gpu-passes", action="store_true",
+        help="detectors take the passes they take on a GPU (a same-shape group, or retinaface's 4 images), "
+        "so that a rehearsal on the CPU runs the stacks a GPU run makes",
+    )
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a measurement fails instead of only reporting it")
+    parser.add_argument("--costs", help="write what each measurement cost (JSON) here, for the estimate")
+    parser.add_argument("--installed-in", type=float, help="seconds the install took (benchmarks/gpu/run passes it)")
+    parser.add_argument(
+        "--estimate", action="store_true",
+        help=f"print how long a run of these sizes takes, from --rehearsal (default {REHEARSAL_COSTS.parent.name}/"
+        f"{REHEARSAL_COSTS.name}), and exit",
+    )
+    parser.add_argument("--rehearsal", default=str(REHEARSAL_COSTS), help="the costs a rehearsal measured")
     parser.add_argument("--out", help="the Markdown report (appended to a file that exists)")
     parser.add_argument("--command", help="the command to name in the report (benchmarks/gpu/run passes its own)")
     args = parser.parse_args()
-    if args.cpu:
-        os.environ["CUDA_VISIBLE_DEVICES"] = ""  # nothing on a GPU, wherever the dry run runs
     args.n = args.n or (8 if args.cpu else 128)
     args.repeats = args.repeats or (1 if args.cpu else 3)
-    batch_sizes = [int(b) for b in (args.batch_sizes or ("1,4" if args.cpu else "1,8,32,64")).split(",")]
-    detectors = [d for d in args.detectors.split(",") if d]
-    models = [m for m in args.models.split(",") if m]
+    args.batch_sizes = [int(b) for b in (args.batch_sizes or ("1,4" if args.cpu else "1,8,32,64")).split(",")]
+    if args.budget is None:
+        args.budget = 0.0 if args.cpu else GPU_BUDGET_S
+    args.detectors = [d for d in args.detectors.split(",") if d]
+    args.models = [m for m in args.models.split(",") if m]
+    return args
+
+
+def use_gpu_passes() -> None:
+    """Every grouped plugin takes the passes it takes on a GPU, wherever it runs."""
+    from deepface_batch.plugin import GroupedPlugin
+
+    GroupedPlugin.images_per_pass = property(lambda self: self._images_per_pass or self.gpu_images_per_pass)
+
+
+def main() -> int:
+    args = parse_args()
+    batch_sizes, detectors, models = args.batch_sizes, args.detectors, args.models
+    groups = planned(detectors, models)
+    if args.estimate:
+        print("\n".join(estimate_lines(read_costs(Path(args.rehearsal)), args.n, batch_sizes, args.repeats, groups, args.budget)))
+        return 0
+    if args.cpu:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""  # nothing on a GPU, wherever the dry run runs
+    clock = time.perf_counter()
+    deadline = clock + args.budget if args.budget else math.inf
     started = dt.datetime.now(dt.timezone.utc)
     out = (
         Path(args.out)
@@ -603,11 +861,11 @@ def main() -> int:
     weights_source = ensure_home()
 
     shown, skip = [], False
-    for arg in sys.argv[1:]:  # the command line without --command, which names the caller
-        if skip or arg.startswith("--command="):
+    for arg in sys.argv[1:]:  # the command line without what names the caller
+        if skip or arg.startswith(("--command=", "--installed-in=")):
             skip = False
             continue
-        skip = arg == "--command"
+        skip = arg in ("--command", "--installed-in")
         if not skip:
             shown.append(shlex.quote(arg))
     python_command = " ".join(["python benchmarks/gpu/bench_gpu.py", *shown])
@@ -635,8 +893,15 @@ def main() -> int:
         "on_gpu": (not args.cpu) and torch_cuda(),
         "machine": f"{platform.node() or 'unknown host'}",
         "devices": [],
+        "costs": {},
+        "outcomes": {},
     }
-    clock = time.perf_counter()
+    if args.gpu_passes:
+        use_gpu_passes()
+        notes.append(
+            "--gpu-passes: each detector took the passes it takes on a GPU (a whole same-shape group; "
+            "retinaface 4 images), so the stacks of a GPU run ran here."
+        )
     plant(sorted(set(detectors) | {args.represent_detector}), models, engine, state)
     for name, why in state["cannot_plant"].items():
         notes.append(f"{name}: no weights planted ({why}).")
@@ -664,61 +929,91 @@ def main() -> int:
             os.environ["YOLO_MIN_DETECTION_CONFIDENCE"] = f"{state['threshold']:.6f}"
         except Exception as err:  # the yolov8n rows will say what is wrong
             notes.append(f"no threshold for planted {yolo_planted[0]}: {type(err).__name__}: {err}")
+    start_s = time.perf_counter() - clock
 
-    for backend in detectors:
-        print(f"{backend}:", file=sys.stderr)
-        # TensorFlow is imported at mtcnn's turn alone, so that it touches no other row
-        missing = tensorflow_missing() if backend == "mtcnn" else None
-        if missing:
-            state["detector_rows"].append({"backend": backend, "skipped": missing})
-            write(state)
+    def skip(group: str, kind: str, reason: str, row: dict) -> None:
+        state["outcomes"][group] = (kind, reason)
+        rows = state["represent_rows"] if group.startswith("represent ") else state["detector_rows"]
+        rows.append({**row, "skipped": reason, "outcome": kind})
+        write(state)
+
+    for left, group in zip(range(len(groups), 0, -1), groups):
+        print(f"{group}:", file=sys.stderr)
+        model = group.removeprefix("represent ") if group.startswith("represent ") else None
+        backend = group.split()[0]
+        row = {"model": model, "detector": args.represent_detector} if model else {"backend": group}
+        if time.perf_counter() >= deadline:
+            skip(group, "budget", f"the --budget of {args.budget:g} s was spent (raise --budget, or measure fewer)", row)
             continue
-        needed = REAL_ONLY.get(backend)
+        until = share(deadline, left)
+        if backend == "mtcnn" and not model:
+            # TensorFlow is imported at mtcnn's turn alone, so that it touches no other row
+            if importlib.util.find_spec("tensorflow") is None:
+                skip(group, "expected", TENSORFLOW_ABSENT, row)
+                continue
+            missing = tensorflow_missing()
+            if missing:
+                skip(group, "failed", missing, row)
+                continue
+        needed = None if model else REAL_ONLY.get(backend)
         if needed and not (Path(os.environ["DEEPFACE_HOME"]) / ".deepface" / "weights" / needed).exists():
-            state["detector_rows"].append(
-                {
-                    "backend": backend,
-                    "skipped": f"no {needed} in DEEPFACE_HOME (its real weights: ../shared/weights, "
-                    "$DEEPFACE_BATCH_WEIGHTS, or benchmarks/gpu/run --stage before a device call)",
-                }
+            why = (
+                f"no {needed} in DEEPFACE_HOME (its real weights: ../shared/weights, "
+                "$DEEPFACE_BATCH_WEIGHTS, or benchmarks/gpu/run --stage before a device call)"
             )
-            write(state)
+            skip(group, "failed", why, row)
             continue
-        runs = [(backend, bench_detector)]
-        if backend.startswith("yolo"):
-            runs.append((f"{backend} half=True", bench_yolo_half))
-        for label, bench in runs:
-            try:
-                state["detector_rows"] += bench(backend, images, batch_sizes, args.repeats, state)
-            except Exception as err:
-                state["detector_rows"].append({"backend": label, "skipped": f"{type(err).__name__}: {err}"})
-                traceback.print_exc()
+        if group in state["cannot_plant"] or backend in state["cannot_plant"]:
+            name = group if group in state["cannot_plant"] else backend
+            skip(group, "failed", f"no weights planted for {name}: {state['cannot_plant'][name]}", row)
+            continue
+        try:
+            if model:
+                state["represent_rows"] += bench_represent(
+                    model, args.represent_detector, images, batch_sizes, args.repeats, state, until
+                )
+            elif group.endswith(" half=True"):
+                state["detector_rows"] += bench_yolo_half(backend, images, batch_sizes, args.repeats, state, until)
+            else:
+                state["detector_rows"] += bench_detector(backend, images, batch_sizes, args.repeats, state, until=until)
+        except Exception as err:
+            traceback.print_exc()
+            skip(group, "failed", f"{type(err).__name__}: {err}", row)
+            continue
+        state["outcomes"][group] = ("measured", "")
+        if not model:
             state["devices"] = device_summary()
-            write(state)
-        if backend.startswith("yolo") and not state["on_gpu"]:
+        write(state)
+        if group.endswith(" half=True") and not state["on_gpu"]:
             notes.append(
-                f"{backend} half=True: on the CPU ultralytics runs in full precision whatever it "
+                f"{group}: on the CPU ultralytics runs in full precision whatever it "
                 "is asked (its device column says fp16 where half precision ran)."
             )
-
-    for model in models:
-        print(f"represent {model}:", file=sys.stderr)
-        try:
-            state["represent_rows"] += bench_represent(
-                model, args.represent_detector, images, batch_sizes, args.repeats
-            )
-        except Exception as err:
-            state["represent_rows"].append(
-                {"model": model, "detector": args.represent_detector, "skipped": f"{type(err).__name__}: {err}"}
-            )
-            traceback.print_exc()
-        write(state)
+        spent = time.perf_counter() - clock
+        print(f"  {spent:.0f} s so far" + (f", {deadline - time.perf_counter():.0f} s of the budget left" if args.budget else ""), file=sys.stderr)
 
     state["elapsed"] = time.perf_counter() - clock
     state["done"] = True
     write(state)
     print(render(state))
     print(f"report written to {out}", file=sys.stderr)
+    if args.costs:
+        costs = {
+            "measured": f"{started:%Y-%m-%d %H:%M} UTC",
+            "machine": state["machine"].split(";")[0],
+            "engine": engine,
+            "sizes": {"n": args.n, "batch_sizes": batch_sizes, "repeats": args.repeats},
+            "install_s": args.installed_in,
+            "start_s": start_s,
+            "elapsed_s": state["elapsed"],
+            "groups": state["costs"],
+        }
+        Path(args.costs).write_text(json.dumps(costs, indent=1) + "\n", encoding="utf-8")
+    lines, failures = outcome_lines(state)
+    print("outcome:\n" + "\n".join(lines), file=sys.stderr)
+    if failures and args.strict:
+        print(f"{failures} measurement{'s' if failures != 1 else ''} failed (--strict)", file=sys.stderr)
+        return 1
     return 0
 
 
