@@ -137,6 +137,7 @@ class DemoRow:
 
     what: str
     backend: str
+    batching: str = ""
     frames: int = 0
     upstream_s: float = 0.0
     ours_s: float = 0.0
@@ -186,7 +187,7 @@ def measure_table(
         lambda: [layer.reference_extract_faces(img, detector_backend=detector, **options) for img in decoded]
     )
     ours, ours_s = _timed(lambda: deepface_batch.extract_faces(decoded, detector_backend=detector, **ours_options))
-    rows.append(_extract_row("default mode (exact)", plugin, decoded, upstream, upstream_s, ours, ours_s))
+    rows.append(_extract_row("the default mode (exact)", plugin, decoded, upstream, upstream_s, ours, ours_s))
 
     # 2. a natively batched detector, and 3. the same without upstream's border
     try:
@@ -195,7 +196,7 @@ def measure_table(
         layer.reference_extract_faces(few[0], detector_backend=NATIVE_DETECTOR, **options)
     except Exception as err:
         reason = " ".join(str(err).split())[:100]
-        rows.append(DemoRow("native batching", NATIVE_DETECTOR, error=reason))
+        rows.append(DemoRow("a natively batched detector", NATIVE_DETECTOR, error=reason))
         rows.append(DemoRow("without the border (opt-in)", NATIVE_DETECTOR, error=reason))
     else:
         upstream, upstream_s = _timed(
@@ -204,7 +205,7 @@ def measure_table(
         ours, ours_s = _timed(
             lambda: deepface_batch.extract_faces(few, detector_backend=NATIVE_DETECTOR, **ours_options)
         )
-        rows.append(_extract_row("native batching", native, few, upstream, upstream_s, ours, ours_s))
+        rows.append(_extract_row("a natively batched detector", native, few, upstream, upstream_s, ours, ours_s))
         free, free_s = _timed(
             lambda: deepface_batch.extract_faces(
                 few, detector_backend=NATIVE_DETECTOR, detect_without_border=True, **ours_options
@@ -217,6 +218,7 @@ def measure_table(
             DemoRow(
                 "without the border (opt-in)",
                 NATIVE_DETECTOR,
+                native.batch_mode.value,
                 len(few),
                 upstream_s,
                 free_s,
@@ -243,8 +245,9 @@ def _extract_row(
     else:
         agreement = f"within tolerance ({plugin.tolerance.describe()}; measured box {worst['box_px']:g} px)"
     return DemoRow(
-        f"{what}, {plugin.batch_mode.value} batching",
+        what,
         plugin.name,
+        plugin.batch_mode.value,
         len(images),
         upstream_s,
         ours_s,
@@ -283,7 +286,8 @@ def _represent_row(images: list, batch_size: int | None) -> DemoRow:
         if not counts_differ
         else f"{counts_differ} frames differ in their number of faces"
     )
-    return DemoRow(what, NATIVE_DETECTOR, len(images), upstream_s, ours_s, agreement, agrees)
+    batching = f"{registry.get_detector(NATIVE_DETECTOR).batch_mode.value}, model {embedder.mode.value}"
+    return DemoRow(what, NATIVE_DETECTOR, batching, len(images), upstream_s, ours_s, agreement, agrees)
 
 
 def table_markdown(rows: list[DemoRow], clip_frames: int) -> str:
@@ -295,16 +299,16 @@ def table_markdown(rows: list[DemoRow], clip_frames: int) -> str:
         f"What deepface-batch gives on this machine: the demo clip's 640 x 480 frames, decoded beforehand, "
         f"each side on the same frames (deepface {layer.VERSION}, engine {layer.backend_engine()}):",
         "",
-        "| mode | backend | frames | upstream's loop, frames/s | deepface-batch, frames/s | speed-up | "
+        "| mode | backend | batching | frames | upstream's loop, frames/s | deepface-batch, frames/s | speed-up | "
         "agreement with upstream |",
-        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |",
     ]
     for row in rows:
         if row.error is not None:
-            lines.append(f"| {row.what} | {row.backend} | | | | | not run here: {row.error} |")
+            lines.append(f"| {row.what} | {row.backend} | | | | | | not run here: {row.error} |")
             continue
         lines.append(
-            f"| {row.what} | {row.backend} | {row.frames} | {row.frames / row.upstream_s:.1f} | "
+            f"| {row.what} | {row.backend} | {row.batching} | {row.frames} | {row.frames / row.upstream_s:.1f} | "
             f"{row.frames / row.ours_s:.1f} | {row.speedup:.2f}x | {row.agreement} |"
         )
     return "\n".join(lines)

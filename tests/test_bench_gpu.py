@@ -33,7 +33,10 @@ def _names(path) -> set[str]:
 
 def test_groups_run_in_order_half_precision_after_its_model(bench):
     assert bench.planned(["yolov8n", "centerface"], ["Facenet"]) == [
-        "yolov8n", "yolov8n half=True", "centerface", "represent Facenet"
+        "yolov8n",
+        "yolov8n half=True",
+        "centerface",
+        "represent Facenet",
     ]
 
 
@@ -61,8 +64,11 @@ def test_group_seconds_counts_loading_upstream_warm_ups_and_runs(bench):
 
 def test_estimate_is_capped_by_the_budget_and_says_whether_it_fits(bench):
     costs = {
-        "measured": "2026-12-02 04:24 UTC", "machine": "a CPU", "engine": "pytorch",
-        "install_s": 5.0, "start_s": 10.0,
+        "measured": "2026-12-02 04:24 UTC",
+        "machine": "a CPU",
+        "engine": "pytorch",
+        "install_s": 5.0,
+        "start_s": 10.0,
         "groups": {"centerface": {"load_s": 1.0, "upstream_s": 1.0, "ours_s": {"1": 1.0}}},
     }
     groups = ["centerface", "mtcnn"]

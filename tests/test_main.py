@@ -20,10 +20,21 @@ def test_demo_runs_where_pytest_cannot_be_imported(tmp_path):
     # the video demo (the default), its files in tmp_path rather than the working directory
     out = run("demo", "--frames", "6", "--batch-size", "2", "--out", str(tmp_path))
     assert out.returncode == 0, out.stderr
-    assert "records          : every frame's faces match upstream's" in out.stdout
+    assert "records: every frame's faces match upstream's" in out.stdout
     assert "pytest" not in out.stderr
-    for name in ("clip.mp4", "faces.jsonl", "annotated.mp4", "sheet.jpg", "preview.png"):
+    for name in ("clip.mp4", "faces.jsonl", "annotated.mp4", "sheet.jpg", "preview.png", "table.md"):
         assert (tmp_path / name).is_file(), name
+    # the table: every row measured in this run, none hard-coded
+    table = (tmp_path / "table.md").read_text().splitlines()
+    rows = [line for line in table if line.startswith("| ") and not line.startswith(("| mode", "| ---"))]
+    assert [row.split("|")[1].strip() for row in rows] == [
+        "the default mode (exact)",
+        "a natively batched detector",
+        "without the border (opt-in)",
+        "represent (Dlib)",
+    ], table
+    assert "| the default mode (exact) | opencv | pseudo | 6 |" in out.stdout
+    assert "not run here" not in out.stdout, out.stdout
 
 
 def test_image_demo_runs_where_pytest_cannot_be_imported():

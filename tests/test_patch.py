@@ -142,7 +142,7 @@ def test_patch_takes_settings_for_batches(face, monkeypatch):
     with deepface_batch.patched():
         with pytest.raises(ValueError, match=r"^item 1: "):
             DeepFace.extract_faces([face, bad])
-    assert deepface_batch.patching.__module__ == "deepface_batch.patching"
+    assert deepface_batch.patch.__module__ == "deepface_batch.patching"
 
 
 def test_patch_refuses_unknown_or_wrong_settings():

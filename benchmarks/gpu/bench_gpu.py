@@ -423,9 +423,7 @@ def bench_yolo_half(
     from deepface_batch.plugins.yolo import PLUGINS
 
     with registry.registered(PLUGINS[backend](half=True)):
-        return bench_detector(
-            backend, images, batch_sizes, repeats, state, label=f"{backend} half=True", until=until
-        )
+        return bench_detector(backend, images, batch_sizes, repeats, state, label=f"{backend} half=True", until=until)
 
 
 def bench_represent(
@@ -639,7 +637,8 @@ def render(state: dict) -> str:
     if fewer:
         notes.append(
             f"Timed fewer than {args.repeats} times to keep within the budget of {args.budget:g} s: "
-            + ", ".join(fewer) + "."
+            + ", ".join(fewer)
+            + "."
         )
     if state["elapsed"] is not None:
         notes.append(f"The benchmark took {state['elapsed']:.0f} s, planting and warm-ups included.")
@@ -721,7 +720,9 @@ def estimate_lines(
     the upper bound, what ``--budget`` caps it to, and whether it fits a device call."""
     sizes = f"N={n}, batch sizes {','.join(map(str, batch_sizes))}, {repeats} timed run{'s' if repeats != 1 else ''}"
     if costs is None:
-        lines = [f"estimate at {sizes}: no rehearsal measured it (benchmarks/gpu/rehearse stages the wheels with its costs)"]
+        lines = [
+            f"estimate at {sizes}: no rehearsal measured it (benchmarks/gpu/rehearse stages the wheels with its costs)"
+        ]
         total = None
     else:
         lines = [
@@ -736,7 +737,9 @@ def estimate_lines(
             cost = costs["groups"].get(group)
             parts.append((group, group_seconds(cost, n, batch_sizes, repeats) if cost and cost["ours_s"] else None))
         for name, seconds in parts:
-            lines.append(f"  {name:<40} " + (_duration(seconds) if seconds is not None else "not measured by the rehearsal"))
+            lines.append(
+                f"  {name:<40} " + (_duration(seconds) if seconds is not None else "not measured by the rehearsal")
+            )
         total = sum(seconds for _, seconds in parts if seconds is not None)
         lines.append(f"  {'upper bound':<40} {_duration(total)}")
     install = (costs or {}).get("install_s") or 0.0
@@ -771,11 +774,15 @@ def outcome_lines(state: dict) -> tuple[list[str], int]:
     lines, failures = [], 0
     for group, (kind, reason) in state["outcomes"].items():
         failures += kind == "failed"
-        text = {"measured": "measured", "expected": "skipped, expected", "budget": "not reached", "failed": "FAILED"}[kind]
+        text = {"measured": "measured", "expected": "skipped, expected", "budget": "not reached", "failed": "FAILED"}[
+            kind
+        ]
         lines.append(f"  {group:<22} {text}" + (f": {reason}" if reason else ""))
     outside = [r for r in state["detector_rows"] if "skipped" not in r and not r["within"]]
     for r in outside:
-        lines.append(f"  {r['backend']} batch {r['batch_size']}: outside its declared tolerance (a result, not a failure)")
+        lines.append(
+            f"  {r['backend']} batch {r['batch_size']}: outside its declared tolerance (a result, not a failure)"
+        )
     return lines, failures
 
 
@@ -793,20 +800,25 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--represent-detector", default=TARGET_DETECTOR)
     parser.add_argument("--engine", default="auto", choices=["auto", "onnx", "pytorch", "tensorflow"])
     parser.add_argument(
-        "--budget", type=float,
+        "--budget",
+        type=float,
         help=f"seconds for the whole benchmark, shared evenly by what is left to measure (default {GPU_BUDGET_S:g}; "
         "none with --cpu; 0: none)",
     )
     parser.add_argument(
-        "--gpu-passes", action="store_true",
+        "--gpu-passes",
+        action="store_true",
         help="detectors take the passes they take on a GPU (a same-shape group, or retinaface's 4 images), "
         "so that a rehearsal on the CPU runs the stacks a GPU run makes",
     )
-    parser.add_argument("--strict", action="store_true", help="exit 1 when a measurement fails instead of only reporting it")
+    parser.add_argument(
+        "--strict", action="store_true", help="exit 1 when a measurement fails instead of only reporting it"
+    )
     parser.add_argument("--costs", help="write what each measurement cost (JSON) here, for the estimate")
     parser.add_argument("--installed-in", type=float, help="seconds the install took (benchmarks/gpu/run passes it)")
     parser.add_argument(
-        "--estimate", action="store_true",
+        "--estimate",
+        action="store_true",
         help=f"print how long a run of these sizes takes, from --rehearsal (default {REHEARSAL_COSTS.parent.name}/"
         f"{REHEARSAL_COSTS.name}), and exit",
     )
@@ -836,7 +848,11 @@ def main() -> int:
     batch_sizes, detectors, models = args.batch_sizes, args.detectors, args.models
     groups = planned(detectors, models)
     if args.estimate:
-        print("\n".join(estimate_lines(read_costs(Path(args.rehearsal)), args.n, batch_sizes, args.repeats, groups, args.budget)))
+        print(
+            "\n".join(
+                estimate_lines(read_costs(Path(args.rehearsal)), args.n, batch_sizes, args.repeats, groups, args.budget)
+            )
+        )
         return 0
     if args.cpu:
         os.environ["CUDA_VISIBLE_DEVICES"] = ""  # nothing on a GPU, wherever the dry run runs
@@ -943,7 +959,9 @@ def main() -> int:
         backend = group.split()[0]
         row = {"model": model, "detector": args.represent_detector} if model else {"backend": group}
         if time.perf_counter() >= deadline:
-            skip(group, "budget", f"the --budget of {args.budget:g} s was spent (raise --budget, or measure fewer)", row)
+            skip(
+                group, "budget", f"the --budget of {args.budget:g} s was spent (raise --budget, or measure fewer)", row
+            )
             continue
         until = share(deadline, left)
         if backend == "mtcnn" and not model:
@@ -990,7 +1008,11 @@ def main() -> int:
                 "is asked (its device column says fp16 where half precision ran)."
             )
         spent = time.perf_counter() - clock
-        print(f"  {spent:.0f} s so far" + (f", {deadline - time.perf_counter():.0f} s of the budget left" if args.budget else ""), file=sys.stderr)
+        print(
+            f"  {spent:.0f} s so far"
+            + (f", {deadline - time.perf_counter():.0f} s of the budget left" if args.budget else ""),
+            file=sys.stderr,
+        )
 
     state["elapsed"] = time.perf_counter() - clock
     state["done"] = True
