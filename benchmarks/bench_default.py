@@ -61,6 +61,36 @@ def available(names: list[str]) -> tuple[list[str], dict[str, str]]:
     return ok, skipped
 
 
+def before(run):
+    """``run`` as the engine ran before issue 25: a read-ahead thread for every batch, and
+    the whole batch bordered for one detector call."""
+    from deepface_batch import api
+    from deepface_batch.plugin import DetectorPlugin
+
+    saved = api.reads_files, DetectorPlugin.images_per_call
+    api.reads_files = lambda chunk: True  # type: ignore[assignment]
+    DetectorPlugin.images_per_call = property(lambda self: None)  # type: ignore[assignment]
+    overrides = {cls: cls.__dict__["images_per_call"] for cls in _plugin_classes() if "images_per_call" in cls.__dict__}
+    for cls in overrides:
+        cls.images_per_call = None
+    try:
+        return run()
+    finally:
+        api.reads_files, DetectorPlugin.images_per_call = saved
+        for cls, value in overrides.items():
+            cls.images_per_call = value
+
+
+def _plugin_classes():
+    from deepface_batch import registry
+
+    seen = set()
+    for plugin in registry.detectors().values():
+        for cls in type(plugin).__mro__:
+            seen.add(cls)
+    return seen
+
+
 def measure(backend: str, n_max: int, repeats: int, folder: Path) -> dict:
     import cv2
 
@@ -86,6 +116,7 @@ def measure(backend: str, n_max: int, repeats: int, folder: Path) -> dict:
     runs = {
         ("memory", "upstream"): lambda: [layer.reference_extract_faces(img, **kwargs) for img in images],
         ("memory", "ours"): lambda: deepface_batch.extract_faces(images, **kwargs),
+        ("memory", "before"): lambda: before(lambda: deepface_batch.extract_faces(images, **kwargs)),
         ("files", "upstream"): lambda: [layer.reference_extract_faces(p, **kwargs) for p in paths],
         ("files", "ours"): lambda: deepface_batch.extract_faces(paths, **kwargs),
     }
@@ -99,6 +130,7 @@ def measure(backend: str, n_max: int, repeats: int, folder: Path) -> dict:
             runs[key]()
             times[key].append(time.perf_counter() - start)
     row = {"backend": backend, "n": n}
+    row["before"] = statistics.median(times[("memory", "upstream")]) / statistics.median(times[("memory", "before")])
     for given in ("memory", "files"):
         up = statistics.median(times[(given, "upstream")])
         ours = statistics.median(times[(given, "ours")])
@@ -143,11 +175,12 @@ def main() -> int:
         "",
         f"`python benchmarks/bench_default.py --repeats {args.repeats}`; {machine()}. Same-size 640 x 480 "
         "frames; ms per frame, the median of the repeats; ratio = upstream's time / ours (above 1: ours faster), "
-        "with the range of the repeats' pairwise ratios.",
+        "with the range of the repeats' pairwise ratios; 'before issue 25': the same ratio for the engine as it ran "
+        "before (a read-ahead thread for every batch, the whole batch bordered for one detector call).",
         "",
-        "| backend | batching | frames | memory: upstream ms | ours ms | ratio (range) | files: upstream ms | "
-        "ours ms | ratio (range) |",
-        "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | --- |",
+        "| backend | batching | frames | memory: upstream ms | ours ms | ratio (range) | before issue 25 | "
+        "files: upstream ms | ours ms | ratio (range) |",
+        "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- |",
     ]
     for row in rows:
         plugin = registry.get_detector(row["backend"])
@@ -156,10 +189,12 @@ def main() -> int:
             up, ours, ratio = row[given]
             low, high = row[f"{given}_range"]
             cells.append(f"{up:.1f} | {ours:.1f} | {ratio:.2f}x ({low:.2f}-{high:.2f})")
+            if given == "memory":
+                cells.append(f"{row['before']:.2f}x")
         note = " (planted weights)" if row["backend"] in planted else ""
         lines.append(f"| {row['backend']}{note} | {plugin.batch_mode.value} | {row['n']} | " + " | ".join(cells) + " |")
     for name, why in {**skipped, **failed}.items():
-        lines.append(f"| {name} | | | not run: {why} | | | | | |")
+        lines.append(f"| {name} | | | not run: {why} | | | | | | |")
     text = "\n".join(lines)
     print(text)
     if args.out:

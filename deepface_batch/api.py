@@ -263,20 +263,33 @@ def process(
         border -> ``detect`` -> faces from regions (crop and align) -> finish
 
     The detector call is the only part that varies: batched for the engine, one image at
-    a time for the reference path (:func:`extract_one`).
+    a time for the reference path (:func:`extract_one`). The batch goes to the detector in
+    calls of :attr:`DetectorPlugin.images_per_call` images (one for a pseudo plugin, the
+    whole batch for a native one unless it says otherwise).
     """
     entries: list[Entry | None] = [item.error for item in loaded]
     todo = [position for position, item in enumerate(loaded) if item.error is None]
-    found: dict[int, tuple[list[Any], tuple[np.ndarray, int, int]]] = {}
-    if todo and plugin.detects_faces:
-        found = _detect(plugin, loaded, todo, options, detect, entries)
-        todo = [position for position in todo if position in found]
-    for position in todo:
-        item = loaded[position]
-        try:
-            entries[position] = _faces(plugin, item, found.get(position), options)
-        except Exception as err:
-            entries[position] = with_index(err, item.label)
+    if not plugin.detects_faces:
+        calls = [todo]
+    else:
+        # the detector's calls, as many images each as the plugin asks for: each call's
+        # images are bordered just before it and finished (cropped, aligned, their border
+        # let go of) just after it, so a loop over upstream's detector (a pseudo plugin)
+        # holds one bordered image at a time, as upstream's own loop does, not a batch of
+        # them: 4x-pixel copies that outgrow the caches and cost page faults
+        size = plugin.images_per_call or max(1, len(todo))
+        calls = [todo[start : start + size] for start in range(0, len(todo), size)]
+    for call in calls:
+        found: dict[int, tuple[list[Any], tuple[np.ndarray, int, int]]] = {}
+        if call and plugin.detects_faces:
+            found = _detect(plugin, loaded, call, options, detect, entries)
+            call = [position for position in call if position in found]
+        for position in call:
+            item = loaded[position]
+            try:
+                entries[position] = _faces(plugin, item, found.get(position), options)
+            except Exception as err:
+                entries[position] = with_index(err, item.label)
     return entries  # type: ignore[return-value]  # every position is filled
 
 

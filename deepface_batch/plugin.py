@@ -153,6 +153,15 @@ class DetectorPlugin(ABC):
     requires: ClassVar[tuple[Requirement, ...]] = ()
     detects_faces: ClassVar[bool] = True
 
+    @property
+    def images_per_call(self) -> int | None:
+        """How many images the engine gives one :meth:`detect_batch` call: ``None`` for
+        the whole batch (the default of a native plugin), 1 for a pseudo plugin, which
+        loops over them anyway. Each call's images are bordered just before it and
+        finished just after, so a smaller call holds fewer 4x-pixel bordered copies at
+        once: a plugin whose passes are small on the device it runs on says so here."""
+        return 1 if self.batch_mode is BatchMode.PSEUDO else None
+
     def check_available(self) -> None:
         """Raise :class:`DetectorUnavailableError` naming the missing package and the pip
         command; return quietly when the plugin can run."""
@@ -332,6 +341,11 @@ class GroupedPlugin(UpstreamDetectorPlugin):
     def on_gpu(self) -> bool:
         """Whether the detector's network runs on a GPU."""
         return False
+
+    @property
+    def images_per_call(self) -> int | None:
+        """A pass's worth of images per call: its passes are what the device takes."""
+        return self.images_per_pass
 
     @abstractmethod
     def _detect_group(self, images: list[np.ndarray]) -> list[list[FacialAreaRegion]]:

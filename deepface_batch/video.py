@@ -48,10 +48,18 @@ class Frame:
     image: np.ndarray
 
 
-def open_capture(source: str | int) -> Any:
-    """``cv2.VideoCapture`` on ``source``, or ``OSError`` naming it when it cannot open."""
+def open_capture(source: Any) -> Any:
+    """``cv2.VideoCapture`` on ``source``, or ``OSError`` naming it when it cannot open.
+
+    ``source`` is a path, a URL or a camera index, or a ``cv2.VideoCapture`` already open
+    (one opened with a backend or properties of your choice), taken as it is.
+    """
     import cv2
 
+    if isinstance(source, cv2.VideoCapture):
+        if not source.isOpened():
+            raise OSError("the VideoCapture given is not open")
+        return source
     capture = cv2.VideoCapture(source)
     if not capture.isOpened():
         capture.release()
@@ -64,11 +72,15 @@ def source_of(text: str) -> str | int:
     return int(text) if text.isdigit() else text
 
 
-def probe(source: str | int) -> dict[str, Any]:
-    """Frames per second, frame count (``None`` when the stream does not say) and size."""
+def probe(source: Any) -> dict[str, Any]:
+    """Frames per second, frame count (``None`` when the stream does not say) and size.
+
+    A ``cv2.VideoCapture`` given is read, not released (its frames are still to come).
+    """
     import cv2
 
     capture = open_capture(source)
+    own = capture is not source
     try:
         count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         return {
@@ -78,10 +90,11 @@ def probe(source: str | int) -> dict[str, Any]:
             "height": int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
         }
     finally:
-        capture.release()
+        if own:
+            capture.release()
 
 
-def check_times(source: str | int, info: dict[str, Any], start: float | None, end: float | None) -> None:
+def check_times(source: Any, info: dict[str, Any], start: float | None, end: float | None) -> None:
     """Refuse ``start`` or ``end`` (seconds) for a stream that reports no frame rate.
 
     Its frames have no timestamps, so a time range would select nothing or everything;
@@ -98,7 +111,7 @@ def check_times(source: str | int, info: dict[str, Any], start: float | None, en
 
 
 def iter_frames(
-    source: str | int,
+    source: Any,
     every: int = 1,
     start: float | None = None,
     end: float | None = None,
@@ -108,7 +121,8 @@ def iter_frames(
     """Yield the frames of a video, decoded on a background thread.
 
     Args:
-        source: a file path, a camera index, or a URL ``cv2.VideoCapture`` opens.
+        source: a file path, a camera index, or a URL ``cv2.VideoCapture`` opens; or a
+            ``cv2.VideoCapture`` already open, which is read to its end and released.
         every: keep every ``every``-th frame (by index: 0, every, 2 * every, ...).
         start, end: keep frames whose timestamp is in ``[start, end)`` seconds.
         skip: frame indices not to yield (``--resume``: frames already written).

@@ -326,6 +326,51 @@ def test_represent_parquet_embeddings_and_crops(data, tmp_path):
     assert all(cv2.imread(str(p)) is not None for p in pngs)
 
 
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_represent_resume_keeps_embeddings_when_the_first_run_found_no_face(data, tmp_path, suffix):
+    """The embedding column is there from the first run, whatever it found, so the run that
+    resumes it writes the same columns (a first run on a faceless image wrote no embedding
+    column, and the resumed run then dropped every embedding)."""
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow.parquet")
+    recognition_model("Dlib")
+    out = tmp_path / f"faces{suffix}"
+    first = cli("represent", photo(data, "sub/blank.png"), "--model", "Dlib", "-o", out, "-q")
+    assert first.returncode == 0, first.stderr
+    written = list(records.read(out))
+    assert [r["status"] for r in written] == [records.NO_FACE]
+    assert "embedding" in written[0] and written[0]["embedding"] is None
+    second = cli(
+        "represent", photo(data, "sub/blank.png"), photo(data, "a.jpg"), "--model", "Dlib", "-o", out, "--resume", "-q"
+    )
+    assert second.returncode == 0, second.stderr
+    written = list(records.read(out))
+    assert [r["source"] for r in written] == [photo(data, "sub/blank.png"), photo(data, "a.jpg")]
+    [want] = deepface_batch.represent([photo(data, "a.jpg")], model_name="Dlib", **DETECTOR)
+    embedding = written[1]["embedding"]
+    if isinstance(embedding, str):  # CSV: a JSON list in its cell
+        embedding = json.loads(embedding)
+    np.testing.assert_array_equal(np.float32(embedding), np.float32(want[0]["embedding"]))
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        assert pq.read_table(out).schema.equals(records.parquet_schema(128))
+
+
+def test_batch_size_from_the_environment_is_checked_by_the_command(data):
+    """The command takes its default batch size from DEEPFACE_BATCH_SIZE (it always passed
+    32): a value that cannot be read is a usage error naming the variable."""
+    run = subprocess.run(
+        [sys.executable, "-m", "deepface_batch", "extract", photo(data, "a.jpg"), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "DEEPFACE_BATCH_SIZE": "lots"},
+    )
+    assert run.returncode == 2, run.stderr
+    assert "DEEPFACE_BATCH_SIZE must be a positive integer, got 'lots'" in run.stderr
+
+
 def test_crops_are_the_faces_the_records_keep(data, tmp_path):
     path = photo(data, "sub/deeper/d.jpg")
     faces = deepface_batch.extract_faces(path, **DETECTOR)
@@ -600,6 +645,8 @@ def test_parity_fails_when_a_plugin_exceeds_its_declared_tolerance(data):
         timeout=300,
     )
     assert run.returncode == 1, run.stdout + run.stderr
+    # the header names the image set, not every path
+    assert f"on 2 images from {images[0]} and 1 more path;" in run.stdout.splitlines()[0], run.stdout
     rows = {line.split("|")[1].strip(): line for line in run.stdout.splitlines() if line.startswith("| ")}
     assert rows["shifted"].rstrip().endswith("| NO |"), rows["shifted"]
     assert "| 5, " in rows["shifted"]  # the measured box difference

@@ -255,6 +255,25 @@ def test_truncated_file_is_one_error_naming_it(backend, check, home, monkeypatch
     assert str(target) in str(run_error)
 
 
+def test_damaged_dlib_recognition_weights_are_named_when_the_model_loads(home):
+    """The Dlib recognition weights were listed but never checked: a cut-off file reached
+    dlib's parser, whose error names no file. Now the model's load verifies them."""
+    _need(DLIB_RESNET)
+    pytest.importorskip("dlib", reason="dlib needs: pip install dlib-bin")
+    from deepface_batch import embedding
+    from deepface_batch.errors import WeightFileError
+
+    target = _truncated(DLIB_RESNET, home)
+    with pytest.raises(WeightFileError) as err:
+        embedding.get_embedder("Dlib")
+    message = str(err.value)
+    assert str(target) in message and "is not the file deepface downloads" in message, message
+    with pytest.raises(WeightFileError):  # and through represent, once for the call
+        deepface_batch.represent([samples.astronaut()] * 2, model_name="Dlib", errors="return")
+    _copy(DLIB_RESNET, home, as_name=DLIB_RESNET)  # the right file: it loads
+    assert embedding.get_embedder("Dlib").size == 128
+
+
 @pytest.mark.parametrize(
     "backend, source, name",
     [

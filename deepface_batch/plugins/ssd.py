@@ -55,6 +55,10 @@ class SsdPlugin(UpstreamDetectorPlugin):
     # frames, where the bordered copy hides every face from upstream; boxes within 16 px, 20 %
     # (benchmarks/results/2026-11-25-cpu-border-agreement.md); declared with a little margin
     border_agreement = BorderAgreement(recall=0.95, precision=0.0, box_px=18, box_fraction=0.22)
+    # OpenCV's dnn runs on the CPU: a pass of 8 bordered 640 x 480 frames was the fastest
+    # (32 at once held 120 MB of bordered copies and ran 0.8x upstream's loop; 8: 1.1x;
+    # benchmarks/results/2026-12-02-cpu-default-mode.md)
+    images_per_call = 8
 
     def forward(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """The network's raw output for a batch: (1, 1, rows, 7), column 0 the image."""
