@@ -1,12 +1,14 @@
-"""deepface-batch: true batched inference for deepface's extract_faces and represent.
+"""deepface-batch: true batched inference for deepface's extract_faces, represent and analyze.
 
     import deepface_batch
     faces_per_image = deepface_batch.extract_faces([img1, img2], detector_backend="ssd")
     embeddings_per_image = deepface_batch.represent(frames, model_name="Facenet")
+    attributes_per_image = deepface_batch.analyze(frames, actions=("emotion",))
 
 Installed with pip, the package also patches deepface itself when deepface is imported
-(``DEEPFACE_BATCH_DISABLE=1`` opts out), so ``DeepFace.extract_faces([img1, img2])`` and
-``DeepFace.represent([img1, img2])`` run batched too. One image in gives exactly upstream's result.
+(``DEEPFACE_BATCH_DISABLE=1`` opts out), so ``DeepFace.extract_faces([img1, img2])``,
+``DeepFace.represent([...])`` and ``DeepFace.analyze([...])`` run batched too. One image in
+gives exactly upstream's result.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from importlib import metadata as _metadata
 from typing import Any
 
+from deepface_batch.analysis import analyze, iter_analyze
 from deepface_batch.api import extract_faces, iter_extract_faces
 from deepface_batch.errors import (
     BatchModeError,
@@ -60,10 +63,12 @@ __all__ = [
     "UnknownDetectorError",
     "UnsupportedDeepfaceVersion",
     "WeightFileError",
+    "analyze",
     "detectors",
     "extract_faces",
     "get_detector",
     "is_patched",
+    "iter_analyze",
     "iter_extract_faces",
     "iter_represent",
     "patch",

@@ -458,7 +458,11 @@ def iter_extract_faces(
     )
     single = inputs.is_single(images)
     loaded = pipeline.prefetched(
-        pipeline.chunks(inputs.labelled(images), size), load_chunk, prefetch, worth=reads_files
+        pipeline.chunks(inputs.labelled(images), size),
+        load_chunk,
+        prefetch,
+        # skip detects nothing: there is no detection for a read-ahead to overlap
+        worth=reads_files if plugin.detects_faces else lambda chunk: False,
     )
     total = 1 if single else inputs.known_length(images)
     bar = pipeline.Progress(progress, total, desc=f"extract_faces[{detector_backend}]")

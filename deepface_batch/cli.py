@@ -2,6 +2,7 @@
 
     deepface-batch extract photos/ -o faces.jsonl --detector ssd
     deepface-batch represent 'shots/*.png' -o faces.parquet --model Facenet
+    deepface-batch analyze photos/ -o faces.csv --actions emotion,age
     deepface-batch video clip.mp4 -o faces.csv --every 5 --annotate boxes.mp4
     deepface-batch backends
     deepface-batch parity --detector opencv,ssd
@@ -51,6 +52,7 @@ def _job_options(args: argparse.Namespace):  # -> jobs.JobOptions (imported late
         enforce_detection=args.enforce_detection,
         min_confidence=args.min_confidence,
         model=getattr(args, "model", None),
+        actions=tuple(a.strip() for a in args.actions.split(",")) if args.actions else None,
         strict=args.strict,
         crops=Path(args.crops) if args.crops else None,
         quiet=args.quiet,
@@ -124,7 +126,7 @@ def _run_job(args: argparse.Namespace) -> int:
     return FAILED if summary.failures else OK
 
 
-def _add_job_arguments(parser: argparse.ArgumentParser, video: bool = False) -> None:
+def _add_job_arguments(parser: argparse.ArgumentParser, video: bool = False, actions: str | None = None) -> None:
     parser.add_argument(
         "paths",
         nargs="+",
@@ -158,6 +160,13 @@ def _add_job_arguments(parser: argparse.ArgumentParser, video: bool = False) -> 
     )
     parser.add_argument("--min-confidence", type=float, default=0.0, help="leave out faces below this")
     parser.add_argument("--crops", metavar="DIR", help="write each aligned face as a PNG here")
+    parser.add_argument(
+        "--actions",
+        default=actions,
+        metavar="A,B",
+        help="analyze's attributes of every face too: emotion, age, gender, race (comma-separated)"
+        + (f"; default: {actions}" if actions else ""),
+    )
     parser.add_argument(
         "--resume", action="store_true", help="skip inputs (and frames) already in the output file, and append"
     )
@@ -246,6 +255,9 @@ def build_parser(prog: str = "deepface-batch") -> argparse.ArgumentParser:
     model = config.DEFAULTS["model_name"].value
     represent.add_argument("--model", default=model, help=f"recognition model (default: {model})")
     represent.set_defaults(run=_run_job)
+    analyze = sub.add_parser("analyze", help="faces and their age, gender, emotion and race in images")
+    _add_job_arguments(analyze, actions="emotion,age,gender,race")
+    analyze.set_defaults(run=_run_job)
     video = sub.add_parser("video", help="faces (and embeddings, with --model) in every frame of videos")
     _add_job_arguments(video, video=True)
     video.set_defaults(run=_run_job)

@@ -19,6 +19,7 @@ finished and closes the file before the ``KeyboardInterrupt`` goes on.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 import signal
@@ -54,7 +55,7 @@ __all__ = [
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
 
 #: the jobs :func:`run` runs: the command's subcommands of the same names
-COMMANDS = ("extract", "represent", "video")
+COMMANDS = ("extract", "represent", "analyze", "video")
 
 
 class UsageError(DeepfaceBatchError, ValueError):
@@ -79,6 +80,7 @@ class JobOptions:
     enforce_detection: bool = False
     min_confidence: float = 0.0
     model: str | None = None  #: a recognition model: represent instead of extract
+    actions: tuple[str, ...] | None = None  #: analyze's actions: the faces' attributes too
     normalization: str = "base"
     strict: bool = False  #: stop at the first failed input
     crops: Path | None = None  #: write each aligned face here as PNG
@@ -173,7 +175,7 @@ class _Failed:
 
 
 def _engine(images: Iterable[Any], options: JobOptions) -> Iterator[Any]:
-    from deepface_batch import api, representation
+    from deepface_batch import analysis, api, representation
 
     if options.model:
         return representation.iter_represent(
@@ -184,6 +186,21 @@ def _engine(images: Iterable[Any], options: JobOptions) -> Iterator[Any]:
             align=options.align,
             expand_percentage=options.expand_percentage,
             normalization=options.normalization,
+            max_faces=options.max_faces,
+            detect_without_border=options.detect_without_border,
+            return_face=options.crops is not None,
+            actions=options.actions,
+            batch_size=options.batch_size,
+            errors="return",
+        )
+    if options.actions:
+        return analysis.iter_analyze(
+            images,
+            actions=options.actions,
+            detector_backend=options.detector,
+            enforce_detection=options.enforce_detection,
+            align=options.align,
+            expand_percentage=options.expand_percentage,
             max_faces=options.max_faces,
             detect_without_border=options.detect_without_border,
             return_face=options.crops is not None,
@@ -213,6 +230,11 @@ def check(options: JobOptions) -> None:
         plugin.prepare()
     if options.model:
         embedding.get_embedder(options.model)
+    if options.actions:
+        from deepface_batch import analysis, compat
+
+        for action in dict.fromkeys(analysis.check_actions(options.actions)):
+            compat.get().build_attribute_model(compat.get().ATTRIBUTE_MODELS[action])
 
 
 @dataclass
@@ -536,8 +558,8 @@ def run(
     ``resume`` the inputs (and frames) already in it are skipped and the rest appended.
 
     Args:
-        command: ``"extract"``, ``"represent"`` (``options.model`` is the model) or
-            ``"video"``.
+        command: ``"extract"``, ``"represent"`` (``options.model`` is the model),
+            ``"analyze"`` (``options.actions``, every one by default) or ``"video"``.
         paths: image files, folders and globs; for ``video``, sources ``VideoCapture``
             opens.
         output: the records file.
@@ -556,6 +578,8 @@ def run(
     if command not in COMMANDS:
         raise UsageError(f"unknown job {command!r}; the jobs are {', '.join(COMMANDS)}")
     options = options or JobOptions()
+    if command == "analyze" and not options.actions:
+        options = dataclasses.replace(options, actions=rec.ACTIONS)
     target = None if output in (None, "-") else output
     try:
         rec.format_of(target)
@@ -587,7 +611,7 @@ def run(
         rec.repair(target)  # type: ignore[arg-type]
         done = rec.done_keys(target)  # type: ignore[arg-type]
     try:
-        writer = rec.open_writer(target, append=bool(done), embedding_size=embedding_size)
+        writer = rec.open_writer(target, append=bool(done), embedding_size=embedding_size, actions=options.actions)
     except (ImportError, OSError) as err:
         raise UsageError(str(err)) from err
     try:

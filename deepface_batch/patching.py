@@ -14,6 +14,7 @@ and comes back in upstream's output structure.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import inspect
@@ -131,10 +132,44 @@ def _wrap_represent(original: Callable[..., Any]) -> Callable[..., Any]:
     return represent
 
 
+def _wrap_analyze(original: Callable[..., Any]) -> Callable[..., Any]:
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def analyze(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(*args, **kwargs)
+        options = dict(bound.arguments)
+        images = options.pop("img_path")
+        layer = compat.get()
+        backend = options.get("detector_backend", layer.ANALYZE_DEFAULTS["detector_backend"])
+        from deepface_batch import analysis, api  # they import deepface: import late
+
+        if isinstance(images, list) and not images:
+            return []  # upstream's answer to an empty list, before it reads the actions
+        upstreams = not settings().get("detect_without_border")
+        if upstreams and inputs.is_single(images) and backend in layer.DETECTORS:
+            try:
+                models = analysis.model_lock_names(
+                    layer.check_actions(options.get("actions", layer.ANALYZE_DEFAULTS["actions"]))
+                )
+            except Exception:
+                models = []  # upstream raises its own error about the actions
+            # the engine's order (detector, eye finder, models): no deadlock
+            with contextlib.ExitStack() as locks:
+                for name in (backend, api.EYE_FINDER, *models):
+                    locks.enter_context(api.backend_lock(name))
+                return original(*args, **kwargs)
+        return analysis.analyze(images, **options, **settings())
+
+    setattr(analyze, MARKER, True)
+    return analyze
+
+
 #: module -> {attribute: wrapper factory}
 TARGETS: dict[str, dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]]] = {
     "deepface.modules.detection": {"extract_faces": _wrap_extract_faces},
     "deepface.modules.representation": {"represent": _wrap_represent},
+    "deepface.modules.demography": {"analyze": _wrap_analyze},
 }
 
 

@@ -74,6 +74,8 @@ class DetectFaces:
             column.
         min_confidence: faces below it are left out (an input left without any gives a
             ``no_face`` row).
+        actions: ``analyze``'s actions: each face's attributes in its row too
+            (:func:`deepface_batch.analyze`; with a model, represent's one pass).
     """
 
     model_name: str | None = None
@@ -89,8 +91,9 @@ class DetectFaces:
         batch_size: int | None = None,
         channels: str = "rgb",
         min_confidence: float = 0.0,
+        actions: Sequence[str] | None = None,
     ) -> None:
-        from deepface_batch import registry
+        from deepface_batch import analysis, compat, registry
 
         if channels not in ("rgb", "bgr"):
             raise ValueError(f"channels must be 'rgb' or 'bgr', got {channels!r}")
@@ -105,8 +108,11 @@ class DetectFaces:
         self.batch_size = batch_size
         self.channels = channels
         self.min_confidence = min_confidence
+        self.actions = analysis.check_actions(actions) if actions else None
         plugin = registry.get_detector(detector_backend)  # once per actor
         plugin.prepare()
+        for action in dict.fromkeys(self.actions or ()):  # the models once per actor too
+            compat.get().build_attribute_model(compat.get().ATTRIBUTE_MODELS[action])
 
     def _inputs(self, batch: dict[str, Any]) -> tuple[list[str], list[Any]]:
         if "image" in batch:
@@ -136,9 +142,10 @@ class DetectFaces:
     def _run(self, images: list[Any]) -> list[Any]:
         import deepface_batch
 
-        return deepface_batch.extract_faces(
-            images, batch_size=self.batch_size or max(1, len(images)), errors="return", **self.kwargs
-        )
+        size = self.batch_size or max(1, len(images))
+        if self.actions:
+            return deepface_batch.analyze(images, actions=self.actions, batch_size=size, errors="return", **self.kwargs)
+        return deepface_batch.extract_faces(images, batch_size=size, errors="return", **self.kwargs)
 
     def __call__(self, batch: dict[str, Any]) -> Any:
         import pyarrow as pa
@@ -147,7 +154,7 @@ class DetectFaces:
         rows: list[dict[str, Any]] = []
         for path, result in zip(paths, self._results(items)):
             rows += records.from_result(result, path, min_confidence=self.min_confidence)
-        schema = records.parquet_schema(self.embedding_size())
+        schema = records.parquet_schema(self.embedding_size(), self.actions)
         return pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in rows], schema=schema)
 
     def embedding_size(self) -> int | None:
@@ -190,6 +197,7 @@ class EmbedFaces(DetectFaces):
             images,
             batch_size=self.batch_size or max(1, len(images)),
             errors="return",
+            actions=self.actions,
             **self.kwargs,
             **self.represent_kwargs,
         )
@@ -313,6 +321,7 @@ def run_job(
             detect_without_border=options.detect_without_border,
             min_confidence=options.min_confidence,
             channels="bgr",
+            actions=options.actions,
         )
         faces.write_parquet(str(output))
     finally:

@@ -23,7 +23,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -34,12 +34,14 @@ from deepface_batch.comparison import LANDMARKS
 __all__ = [
     "ERROR",
     "FACE",
+    "ACTIONS",
     "FIELDS",
     "NO_FACE",
     "CsvWriter",
     "JsonlWriter",
     "ParquetWriter",
     "Writer",
+    "attribute_fields",
     "done_keys",
     "format_of",
     "from_result",
@@ -68,6 +70,21 @@ FIELDS = (
 )
 
 FACE, NO_FACE, ERROR = "face", "no_face", "error"
+
+#: ``analyze``'s actions, and the fields each adds to a record: the dominant value and, but
+#: for ``age`` (one number), the scores by label (percentages, as upstream gives them)
+ACTIONS = ("emotion", "age", "gender", "race")
+
+
+def attribute_fields(actions: Sequence[str] | None) -> list[str]:
+    """The record fields ``actions`` add, in :data:`ACTIONS`' order, each action once."""
+    wanted = set(actions or ())
+    fields: list[str] = []
+    for action in ACTIONS:
+        if action in wanted:
+            fields += [action] if action == "age" else [action, f"{action}_scores"]
+    return fields
+
 
 _ITEM = re.compile(r"^item \d+: ")
 
@@ -109,7 +126,8 @@ def from_result(
         return [record]
     out: list[dict[str, Any]] = []
     for face in result:
-        area = face.get("facial_area") or {}
+        # extract_faces and represent give ``facial_area``; analyze gives ``region``
+        area = face.get("facial_area") or face.get("region") or {}
         confidence = face.get("confidence", face.get("face_confidence"))
         # upstream's whole-image stand-in for an image without a face: confidence 0
         if confidence is not None and (confidence <= 0 or confidence < min_confidence):
@@ -127,12 +145,25 @@ def from_result(
         )
         if "embedding" in face:
             record["embedding"] = [float(v) for v in face["embedding"]]
+        record.update(_attributes(face))
         out.append(record)
     if not out:
         record = _base(source, frame, timestamp)
         record["status"] = NO_FACE
         out.append(record)
     return out
+
+
+def _attributes(face: dict[str, Any]) -> dict[str, Any]:
+    """An analyzed face's attribute fields: each dominant value, and its scores as floats."""
+    fields: dict[str, Any] = {}
+    if "age" in face:
+        fields["age"] = int(face["age"])
+    for action in ("emotion", "gender", "race"):
+        if f"dominant_{action}" in face:
+            fields[action] = str(face[f"dominant_{action}"])
+            fields[f"{action}_scores"] = {str(k): float(v) for k, v in face[action].items()}
+    return fields
 
 
 def key(record: dict[str, Any]) -> tuple[str, int | None]:
@@ -207,10 +238,16 @@ class CsvWriter(Writer):
     line, also when no face is found; with ``append`` the existing header is kept.
     """
 
-    def __init__(self, path: str | os.PathLike[str], append: bool = False, embedding_size: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        append: bool = False,
+        embedding_size: int | None = None,
+        actions: Sequence[str] | None = None,
+    ) -> None:
         super().__init__(path, append)
         assert self.path is not None
-        self.fields = list(FIELDS) + (["embedding"] if embedding_size is not None else [])
+        self.fields = [*FIELDS, *attribute_fields(actions)] + (["embedding"] if embedding_size is not None else [])
         new = not (append and self.path.exists() and self.path.stat().st_size > 0)
         self._file = open(self.path, "a" if append else "w", encoding="utf-8", newline="")
         self._csv = csv.DictWriter(self._file, fieldnames=self.fields, extrasaction="ignore")
@@ -219,7 +256,9 @@ class CsvWriter(Writer):
 
     def write(self, records: Iterable[dict[str, Any]]) -> None:
         for record in records:
-            row = {k: json.dumps(v) if isinstance(v, list) else ("" if v is None else v) for k, v in record.items()}
+            row = {
+                k: json.dumps(v) if isinstance(v, (list, dict)) else ("" if v is None else v) for k, v in record.items()
+            }
             self._csv.writerow(row)
             self.count += 1
         self._file.flush()
@@ -229,9 +268,13 @@ class CsvWriter(Writer):
             self._file.close()
 
 
-def parquet_schema(embedding_size: int | None = None) -> Any:
-    """The Parquet schema of the records; the embedding a fixed-size float32 list."""
+def parquet_schema(embedding_size: int | None = None, actions: Sequence[str] | None = None) -> Any:
+    """The Parquet schema of the records: the fields, ``actions``' attribute fields (the
+    dominant value a string, ``age`` an int, the scores a struct of float32 by label, in
+    upstream's label order) and the embedding, a fixed-size float32 list."""
     import pyarrow as pa
+
+    from deepface_batch import compat
 
     point = pa.list_(pa.int32(), 2)
     fields = [
@@ -248,6 +291,15 @@ def parquet_schema(embedding_size: int | None = None) -> Any:
         pa.field("confidence", pa.float64()),
         pa.field("error", pa.string()),
     ]
+    labels = compat.get().ATTRIBUTE_LABELS if actions else {}
+    for name in attribute_fields(actions):
+        if name == "age":
+            fields.append(pa.field("age", pa.int32()))
+        elif name.endswith("_scores"):
+            action = name.removesuffix("_scores")
+            fields.append(pa.field(name, pa.struct([pa.field(label, pa.float32()) for label in labels[action]])))
+        else:
+            fields.append(pa.field(name, pa.string()))
     if embedding_size is not None:
         fields.append(pa.field("embedding", pa.list_(pa.float32(), embedding_size)))
     return pa.schema(fields)
@@ -265,14 +317,20 @@ class ParquetWriter(Writer):
     of a file written without one, is filled with nulls).
     """
 
-    def __init__(self, path: str | os.PathLike[str], append: bool = False, embedding_size: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        append: bool = False,
+        embedding_size: int | None = None,
+        actions: Sequence[str] | None = None,
+    ) -> None:
         super().__init__(path, append)
         assert self.path is not None
         try:
             import pyarrow.parquet as pq
         except ImportError as err:
             raise ImportError("writing Parquet needs pyarrow: pip install 'deepface-batch[parquet]'") from err
-        self.schema = parquet_schema(embedding_size)
+        self.schema = parquet_schema(embedding_size, actions)
         self._partial = self.path.with_name(self.path.name + ".partial")
         previous = None
         if append and self.path.exists():
@@ -335,7 +393,12 @@ def format_of(path: str | os.PathLike[str] | None) -> str:
     return formats[suffix]
 
 
-def open_writer(path: str | os.PathLike[str] | None, append: bool = False, embedding_size: int | None = None) -> Writer:
+def open_writer(
+    path: str | os.PathLike[str] | None,
+    append: bool = False,
+    embedding_size: int | None = None,
+    actions: Sequence[str] | None = None,
+) -> Writer:
     """A writer for ``path``'s format; ``None`` or ``"-"``: JSONL to stdout.
 
     Args:
@@ -343,13 +406,15 @@ def open_writer(path: str | os.PathLike[str] | None, append: bool = False, embed
         append: add to an existing file (``--resume``).
         embedding_size: the model's embedding size, for records with embeddings: CSV and
             Parquet then have the ``embedding`` column from the start, whatever is found.
+        actions: ``analyze``'s actions, for records with attributes: their columns are
+            there from the start too (:func:`attribute_fields`).
     """
     kind = format_of(path)
     if kind == "jsonl":
         return JsonlWriter(None if path is None or str(path) == "-" else path, append)
     if kind == "csv":
-        return CsvWriter(path, append, embedding_size)  # type: ignore[arg-type]
-    return ParquetWriter(path, append, embedding_size)  # type: ignore[arg-type]
+        return CsvWriter(path, append, embedding_size, actions)  # type: ignore[arg-type]
+    return ParquetWriter(path, append, embedding_size, actions)  # type: ignore[arg-type]
 
 
 # --- reading back, for --resume ----------------------------------------------------------

@@ -39,6 +39,7 @@ class EmbedOptions:
     l2_normalize: bool
     minmax_normalize: bool
     return_face: bool
+    actions: list[str] | None = None  #: analyze's, checked: the one pass's attributes
 
 
 def _skip_faces(images: Any, size: int, prefetch: bool) -> Iterator[FaceList | Exception]:
@@ -112,6 +113,7 @@ def _embed_chunk(
                 embedder.embed_exact(stack) if single else embedder.embed(stack, keys[start : start + size])
             )
 
+    attributes = _attributes(prepared, chunk, options, size, single)
     results: list[Entry] = []
     position = 0
     for index in range(len(chunk)):
@@ -120,21 +122,51 @@ def _embed_chunk(
             results.append(entry)
             continue
         face_list = []
-        for img_obj, face_input in entry:
-            face_list.append(
-                layer.represent_entry(
-                    embeddings[position],
-                    img_obj,
-                    face_input,
-                    model_name=options.model_name,
-                    minmax_normalize=options.minmax_normalize,
-                    l2_normalize=options.l2_normalize,
-                    return_face=options.return_face,
-                )
+        for number, (img_obj, face_input) in enumerate(entry):
+            face = layer.represent_entry(
+                embeddings[position],
+                img_obj,
+                face_input,
+                model_name=options.model_name,
+                minmax_normalize=options.minmax_normalize,
+                l2_normalize=options.l2_normalize,
+                return_face=options.return_face,
             )
+            extra = attributes[index][number] if index in attributes else None
+            if extra is not None:
+                # the face's region and confidence are represent's own keys already
+                face.update({k: v for k, v in extra.items() if k not in ("region", "face_confidence")})
+            face_list.append(face)
             position += 1
         results.append(face_list)
     return results
+
+
+def _attributes(
+    prepared: dict[int, list[tuple[dict[str, Any], np.ndarray]] | Exception],
+    chunk: list[tuple[inputs.Label, FaceList | Exception]],
+    options: EmbedOptions,
+    size: int,
+    single: bool,
+) -> dict[int, list[dict[str, Any] | None]]:
+    """The one pass's attributes (``actions``) of each input's selected faces, from the
+    same detection and alignment as their embeddings: by input, a dict per face (``None``
+    for an empty face, which upstream's ``analyze`` leaves out)."""
+    if not options.actions:
+        return {}
+    from deepface_batch import analysis
+
+    positions = [index for index, entry in prepared.items() if isinstance(entry, list)]
+    found = analysis.attributes_of(
+        [[img_obj for img_obj, _ in prepared[index]] for index in positions],  # type: ignore[union-attr]
+        [chunk[index][0] for index in positions],
+        options.actions,
+        size,
+        anti_spoofing=False,  # represent_select has checked every face already
+        exact=single,
+        keep_empty=True,
+    )
+    return {index: entry for index, entry in zip(positions, found) if not isinstance(entry, Exception)}
 
 
 def iter_represent(
@@ -151,6 +183,7 @@ def iter_represent(
     minmax_normalize: bool = False,
     return_face: bool = False,
     *,
+    actions: Any = None,
     batch_size: int | None = None,
     batch_mode: BatchMode | str | None = None,
     errors: Errors = "raise",
@@ -172,17 +205,30 @@ def iter_represent(
             return_face: upstream's arguments, same meaning.
         batch_size: inputs per detector batch and faces per model call (default 32, or
             ``DEEPFACE_BATCH_SIZE``).
+        actions: ``analyze``'s actions (``("emotion",)``, ...): one pass for everything a
+            face gives. Each face's dict then also holds what upstream's ``analyze`` gives
+            for it (the scores, ``dominant_*``, ``age``), from the same detection and
+            alignment as its embedding, the attribute models run on the same stacks of
+            faces; ``None`` (the default): ``represent``'s result alone.
         batch_mode, errors, progress, prefetch, detect_without_border: as for
             :func:`deepface_batch.iter_extract_faces`.
 
     Yields:
         For each input, the list of dicts upstream's ``represent`` returns for it
         (``embedding``, ``facial_area``, ``face_confidence``, and ``face`` with
-        ``return_face``), or with ``errors="return"`` the exception raised for it.
+        ``return_face``; with ``actions``, the attributes too), or with ``errors="return"``
+        the exception raised for it.
     """
     api.check_errors(errors)
     size = api.batch_size_or_default(batch_size)
     embedder = embedding.get_embedder(model_name)
+    checked = None
+    if actions is not None:
+        from deepface_batch import analysis
+
+        checked = analysis.check_actions(actions)
+        for action in dict.fromkeys(checked):  # each model built (its weights read) now
+            compat.get().build_attribute_model(compat.get().ATTRIBUTE_MODELS[action])
     single = inputs.is_single(images)
     total = 1 if single else inputs.known_length(images)
 
@@ -212,6 +258,7 @@ def iter_represent(
         l2_normalize=l2_normalize,
         minmax_normalize=minmax_normalize,
         return_face=return_face,
+        actions=checked,
     )
     bar = pipeline.Progress(progress, total, desc=f"represent[{model_name}/{detector_backend}]")
     return api.deliver(
@@ -239,6 +286,7 @@ def represent(
     minmax_normalize: bool = False,
     return_face: bool = False,
     *,
+    actions: Any = None,
     batch_size: int | None = None,
     batch_mode: BatchMode | str | None = None,
     errors: Errors = "raise",
@@ -269,6 +317,7 @@ def represent(
             l2_normalize=l2_normalize,
             minmax_normalize=minmax_normalize,
             return_face=return_face,
+            actions=actions,
             batch_size=batch_size,
             batch_mode=batch_mode,
             errors=errors,

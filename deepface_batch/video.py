@@ -248,7 +248,8 @@ GREEN = (80, 220, 80)
 
 
 def annotate(image: np.ndarray, faces: Sequence[dict[str, Any]], label: str | None = None) -> np.ndarray:
-    """A copy of ``image`` with each record's box, eyes and confidence drawn."""
+    """A copy of ``image`` with each record's box, eyes and confidence drawn, and its
+    dominant emotion (and age, gender) where the record has them."""
     import cv2
 
     out = image.copy()
@@ -265,6 +266,17 @@ def annotate(image: np.ndarray, faces: Sequence[dict[str, Any]], label: str | No
         if face.get("confidence") is not None:
             text = f"{float(face['confidence']):.2f}"
             cv2.putText(out, text, (x, max(12, y - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, GREEN, thickness)
+        attributes = [str(face[k]) for k in ("emotion", "age", "gender") if face.get(k) is not None]
+        if attributes:
+            cv2.putText(
+                out,
+                " ".join(attributes),
+                (x, y + h + int(22 * scale)),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.6 * scale,
+                (0, 200, 255),
+                thickness,
+            )
     if label:
         cv2.putText(
             out, label, (8, out.shape[0] - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, (255, 255, 255), thickness

@@ -12,7 +12,7 @@ import os
 import sys
 
 # Modules whose attributes deepface_batch wraps, as deepface's own callers look them up.
-TARGETS = frozenset({"deepface.modules.detection", "deepface.modules.representation"})
+TARGETS = frozenset({"deepface.modules.detection", "deepface.modules.representation", "deepface.modules.demography"})
 DISABLE_ENV = "DEEPFACE_BATCH_DISABLE"
 
 

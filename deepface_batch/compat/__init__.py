@@ -280,6 +280,10 @@ class CompatLayer(Protocol):
         """Each row L2-normalised as upstream's VGG-Face client normalises its output."""
         ...
 
+    def check_spoof(self, img_objs: list[dict[str, Any]], anti_spoofing: bool) -> None:
+        """Upstream's spoof check of ``represent`` and ``analyze`` (``SpoofDetected``)."""
+        ...
+
     def reference_represent(self, img: Any, **kwargs: Any) -> list[dict[str, Any]]:
         """Upstream's own single-image ``represent``, unpatched."""
         ...
@@ -313,6 +317,39 @@ class CompatLayer(Protocol):
         return_face: bool,
     ) -> dict[str, Any]:
         """Upstream's result dict for one face, its embedding normalised as upstream does."""
+        ...
+
+    # -- analyze --------------------------------------------------------------------------
+    ANALYZE_ACTIONS: tuple[str, ...]
+    """Upstream's ``analyze`` actions, in its order."""
+
+    ATTRIBUTE_MODELS: dict[str, str]
+    """Each action's facial attribute model (``"emotion"`` -> ``"Emotion"``, ...)."""
+
+    ATTRIBUTE_LABELS: dict[str, list[str]]
+    """The labels of each action's scores, in upstream's order (``age`` has none)."""
+
+    ANALYZE_DEFAULTS: dict[str, Any]
+    """Upstream ``analyze``'s keyword arguments besides ``img_path``, with defaults."""
+
+    def reference_analyze(self, img: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        """Upstream's own single-image ``analyze``, unpatched."""
+        ...
+
+    def check_actions(self, actions: Any) -> list[str]:
+        """``actions`` as upstream's ``analyze`` reads them, or upstream's error."""
+        ...
+
+    def build_attribute_model(self, model_name: str) -> Any:
+        """Upstream's cached facial attribute client for ``model_name``."""
+        ...
+
+    def analyze_input(self, img_obj: dict[str, Any]) -> np.ndarray | None:
+        """One face as ``analyze`` feeds the attribute models (``None``: an empty face)."""
+        ...
+
+    def analyze_entry(self, actions: list[str], predictions: dict[str, Any], img_obj: dict[str, Any]) -> dict[str, Any]:
+        """Upstream's result dict for one face from each action's prediction for it."""
         ...
 
 

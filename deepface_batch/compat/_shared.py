@@ -30,7 +30,7 @@ from deepface.commons import folder_utils, image_utils
 from deepface.commons.logger import Logger
 from deepface.models.Detector import DetectedFace, FacialAreaRegion
 from deepface.models.FacialRecognition import FacialRecognition
-from deepface.modules import detection, modeling, preprocessing, representation, verification
+from deepface.modules import demography, detection, modeling, preprocessing, representation, verification
 from deepface.modules.exceptions import (
     FaceNotDetected,
     ImgNotFound,
@@ -44,6 +44,10 @@ logger = Logger()
 #: what every release's module takes from here (``from ._shared import *``), replacing
 #: what its release does differently
 __all__ = [
+    "ANALYZE_ACTIONS",
+    "ANALYZE_DEFAULTS",
+    "ATTRIBUTE_LABELS",
+    "ATTRIBUTE_MODELS",
     "DETECTORS",
     "EXTRACT_FACES_DEFAULTS",
     "FacialAreaRegion",
@@ -51,6 +55,12 @@ __all__ = [
     "RECOGNITION_MODELS",
     "REPRESENT_DEFAULTS",
     "add_border",
+    "analyze_entry",
+    "analyze_input",
+    "build_attribute_model",
+    "check_actions",
+    "check_spoof",
+    "reference_analyze",
     "build_detector",
     "build_recognition_model",
     "clamp_expand_percentage",
@@ -387,10 +397,16 @@ def represent_select(
             key=lambda img_obj: img_obj["facial_area"]["w"] * img_obj["facial_area"]["h"],
             reverse=True,
         )[0:max_faces]
+    check_spoof(img_objs, anti_spoofing)
+    return img_objs
+
+
+def check_spoof(img_objs: list[dict[str, Any]], anti_spoofing: bool) -> None:
+    """Upstream's spoof check of ``represent`` and ``analyze``: ``SpoofDetected`` when
+    ``anti_spoofing`` is on and a face is not real."""
     for img_obj in img_objs:
         if anti_spoofing is True and img_obj.get("is_real", True) is False:
             raise SpoofDetected("Spoof detected in the given image.")
-    return img_objs
 
 
 def represent_input(img_obj: dict[str, Any], target_size: tuple[int, int], normalization: str) -> np.ndarray:
@@ -431,3 +447,96 @@ def represent_entry(
     if return_face:
         resp_obj["face"] = face_input[0]
     return resp_obj
+
+
+# -- analyze --------------------------------------------------------------------------------
+#: upstream's actions, in its order, and the facial attribute model each one runs
+ANALYZE_ACTIONS: tuple[str, ...] = ("emotion", "age", "gender", "race")
+ATTRIBUTE_MODELS: dict[str, str] = {"emotion": "Emotion", "age": "Age", "gender": "Gender", "race": "Race"}
+
+
+def _labels() -> dict[str, list[str]]:
+    """The labels as each release's ``analyze`` reads them: 0.0.101 and later from
+    ``DemographyUtils``, 0.0.100 from each model's module (the same lists)."""
+    try:
+        from deepface.models.demography.DemographyUtils import EMOTION_LABELS, GENDER_LABELS, RACE_LABELS
+    except ImportError:  # 0.0.100
+        from deepface.models.demography import Emotion, Gender, Race
+
+        EMOTION_LABELS, GENDER_LABELS, RACE_LABELS = Emotion.labels, Gender.labels, Race.labels
+    return {"emotion": list(EMOTION_LABELS), "gender": list(GENDER_LABELS), "race": list(RACE_LABELS)}
+
+
+#: the labels of each action's scores, in upstream's order (``age`` has none: one number)
+ATTRIBUTE_LABELS: dict[str, list[str]] = _labels()
+
+#: Keyword arguments of upstream's ``demography.analyze`` besides ``img_path``.
+ANALYZE_DEFAULTS: dict[str, Any] = {
+    "actions": ("emotion", "age", "gender", "race"),
+    "enforce_detection": True,
+    "detector_backend": "opencv",
+    "align": True,
+    "expand_percentage": 0,
+    "silent": False,
+    "anti_spoofing": False,
+}
+
+
+def reference_analyze(img: Any, **kwargs: Any) -> list[dict[str, Any]]:
+    """Upstream's own ``analyze``, unpatched."""
+    original = getattr(demography.analyze, "__wrapped__", demography.analyze)
+    return original(img, **kwargs)
+
+
+def check_actions(actions: Any) -> list[str]:
+    """``actions`` as upstream's ``analyze`` reads them, or upstream's error."""
+    if isinstance(actions, str):
+        actions = (actions,)
+    if not hasattr(actions, "__getitem__") or not actions:
+        raise ValueError("`actions` must be a list of strings.")
+    actions = list(actions)
+    for action in actions:
+        if action not in ANALYZE_ACTIONS:
+            raise UnimplementedError(
+                f"Invalid action passed ({repr(action)})). Valid actions are `emotion`, `age`, `gender`, `race`."
+            )
+    return actions
+
+
+def build_attribute_model(model_name: str) -> Any:
+    """Upstream's cached facial attribute client (``Emotion``, ``Age``, ``Gender``, ``Race``)."""
+    return modeling.build_model(task="facial_attribute", model_name=model_name)
+
+
+def analyze_input(img_obj: dict[str, Any]) -> np.ndarray | None:
+    """One face as upstream's ``analyze`` feeds every attribute model: BGR, letterboxed to
+    224 x 224, in [0, 1], ``(1, 224, 224, 3)``; ``None`` for an empty face, which upstream
+    leaves out of its result."""
+    img_content = img_obj["face"]
+    if img_content.shape[0] == 0 or img_content.shape[1] == 0:
+        return None
+    img_content = img_content[:, :, ::-1]
+    return preprocessing.resize_image(img=img_content, target_size=(224, 224))
+
+
+def analyze_entry(actions: list[str], predictions: dict[str, Any], img_obj: dict[str, Any]) -> dict[str, Any]:
+    """Upstream's result dict for one face from each action's prediction for it (a row of
+    scores, or Age's apparent age): its keys in upstream's order (``region`` and
+    ``face_confidence`` after the first action's), its arithmetic (no rounding)."""
+    obj: dict[str, Any] = {}
+    for action in actions:
+        prediction = predictions[action]
+        if action == "age":
+            obj["age"] = int(prediction)
+        else:
+            labels = ATTRIBUTE_LABELS[action]
+            # emotion and race are normalised by their sum, gender is not (upstream's own)
+            total = prediction.sum() if action != "gender" else None
+            obj[action] = {
+                label: 100 * prediction[i] / total if total is not None else 100 * prediction[i]
+                for i, label in enumerate(labels)
+            }
+            obj[f"dominant_{action}"] = labels[np.argmax(prediction)]
+        obj["region"] = img_obj["facial_area"]
+        obj["face_confidence"] = img_obj["confidence"]
+    return obj

@@ -315,6 +315,103 @@ class _Capture:
             setattr(owner, name, value)
 
 
+# -- facial attribute classifiers: a head that tells faces apart --------------------------
+#: classes per facial attribute model (its last layer's outputs)
+ATTRIBUTE_CLASSES = {"Emotion": 7, "Age": 101, "Gender": 2, "Race": 6}
+#: the spread of the calibrated logits across the calibration faces
+HEAD_SPREAD = 2.0
+
+
+def _attribute_calibration(model_name: str, channels_first: bool) -> np.ndarray:
+    """Face inputs as the attribute models take them: the sample photo's face, flipped,
+    dimmed, shifted and scaled; BGR in [0, 1], 224 x 224 (Emotion: gray, 48 x 48)."""
+    import cv2
+
+    from deepface_batch import samples
+
+    face = samples.astronaut()[30:330, 90:350]
+    variants = [face, face[:, ::-1], (face * 0.6).astype(np.uint8), np.roll(face, 40, axis=1), face[40:, 20:]]
+    variants += [cv2.GaussianBlur(face, (9, 9), 3), 255 - face, face[:200, :200]]
+    out = []
+    for image in variants:
+        image = cv2.resize(np.ascontiguousarray(image), (224, 224)).astype(np.float32) / 255
+        if model_name == "Emotion":
+            image = cv2.resize(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (48, 48))[:, :, None]
+        out.append(image)
+    batch = np.stack(out)
+    return np.ascontiguousarray(batch.transpose(0, 3, 1, 2)) if channels_first else batch
+
+
+def _head(features: np.ndarray, classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded last layer (``(features, classes)`` weights and a bias) whose logits spread
+    by :data:`HEAD_SPREAD` across the calibration faces, centred on them.
+
+    A deep random network's last-layer inputs differ little from face to face next to
+    their mean, so its softmax gives every face about the same scores (a planted Gender
+    scored every face 50.1237 %): the batched and single paths would agree even if one
+    gave a face another face's result. Centring and scaling the head keeps the network
+    real and makes its answers differ by face.
+    """
+    rng = np.random.default_rng(SEED)
+    flat = features.reshape(features.shape[0], -1).astype(np.float64)
+    mean = flat.mean(axis=0)
+    projection = rng.standard_normal((flat.shape[1], classes))
+    logits = (flat - mean) @ projection
+    scale = HEAD_SPREAD / max(float(logits.std()), 1e-12)
+    weights = projection * scale
+    return weights.astype(np.float32), (-(mean @ weights)).astype(np.float32)
+
+
+def _calibrate_keras_head(model_name: str, model) -> None:
+    import tensorflow as tf
+
+    classes = ATTRIBUTE_CLASSES[model_name]
+    last = [layer for layer in model.layers if layer.get_weights()][-1]
+    kernel, _ = last.get_weights()
+    assert kernel.shape[-1] == classes, (model_name, last.name, kernel.shape)
+    inputs = _attribute_calibration(model_name, channels_first=False)
+    features = tf.keras.Model(model.inputs, last.input)(inputs, training=False).numpy()
+    weights, bias = _head(features, classes)
+    last.set_weights([weights.reshape(kernel.shape), bias])
+
+
+def _keep_the_signal(model) -> None:
+    """He-initialised weights and zero biases for every convolution and linear layer.
+
+    PyTorch's default initialisation shrinks a ReLU network's signal by about a third per
+    layer: after VGG's sixteen layers every face gives the same features, to the last
+    float bits, and a head that tells them apart only amplifies rounding. He's
+    initialisation (for ReLU, by fan-in) keeps the signal's scale through the layers.
+    """
+    import torch
+
+    for module in model.modules():
+        if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+            torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+            if module.bias is not None:
+                torch.nn.init.zeros_(module.bias)
+
+
+def _calibrate_torch_head(model_name: str, model) -> None:
+    import torch
+
+    _keep_the_signal(model)
+
+    classes = ATTRIBUTE_CLASSES[model_name]
+    last = [m for m in model.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))][-1]
+    assert last.weight.shape[0] == classes, (model_name, last, tuple(last.weight.shape))
+    captured: list[np.ndarray] = []
+    hook = last.register_forward_pre_hook(lambda module, args: captured.append(args[0].detach().numpy()))
+    model.eval()
+    with torch.no_grad():
+        model(torch.from_numpy(_attribute_calibration(model_name, channels_first=True)))
+    hook.remove()
+    weights, bias = _head(captured[0], classes)
+    with torch.no_grad():
+        last.weight.copy_(torch.from_numpy(weights.T.reshape(last.weight.shape)))
+        last.bias.copy_(torch.from_numpy(bias))
+
+
 def _plant_keras(model_name: str, weights_dir: Path, task: str) -> list[Path]:
     import sys
 
@@ -323,8 +420,14 @@ def _plant_keras(model_name: str, weights_dir: Path, task: str) -> list[Path]:
 
     cls = _recognition_class(model_name, "tensorflow", task)
     tf.keras.utils.set_random_seed(SEED)
+
+    def save(model, path):
+        if task == "facial_attribute":
+            _calibrate_keras_head(model_name, model)
+        model.save_weights(path)
+
     with _Capture(weights_dir, [weight_utils, sys.modules[cls.__module__]]) as capture:
-        capture.saver("load_model_weights", lambda model, path: model.save_weights(path))
+        capture.saver("load_model_weights", save)
         cls()
     return capture.saved
 
@@ -345,6 +448,8 @@ def _plant_torch(model_name: str, weights_dir: Path, task: str) -> tuple[object,
 
     def save(model, path):
         model.eval()
+        if task == "facial_attribute":
+            _calibrate_torch_head(model_name, model)
         torch.save(model.state_dict(), path)
 
     modules = [base, sys.modules[cls.__module__]]
@@ -372,7 +477,7 @@ class _ChannelsLast:
 
 
 #: the channels-last input of an onnx graph, where it is not the client's input_shape
-_ONNX_INPUT = {"Emotion": (48, 48, 1)}
+_ONNX_INPUT = {"Emotion": (48, 48, 1), "Age": (224, 224, 3), "Gender": (224, 224, 3), "Race": (224, 224, 3)}
 
 
 def _plant_onnx(model_name: str, weights_dir: Path, task: str) -> list[Path]:
