@@ -35,6 +35,7 @@ __all__ = [
     "check_actions",
     "iter_analyze",
     "model_lock_names",
+    "prepare_actions",
 ]
 
 
@@ -99,6 +100,16 @@ def check_actions(actions: Any) -> list[str]:
     """``actions`` as upstream reads them (a string, a tuple, a list; in order, repeats
     kept), or upstream's own error (``ValueError``, ``UnimplementedError``)."""
     return compat.get().check_actions(actions)
+
+
+def prepare_actions(actions: Any) -> list[str]:
+    """``actions`` checked (:func:`check_actions`), and each one's model built now, its
+    weights read: an unloadable model is the call's error, not every face's."""
+    checked = check_actions(actions)
+    layer = compat.get()
+    for action in dict.fromkeys(checked):
+        layer.build_attribute_model(layer.ATTRIBUTE_MODELS[action])
+    return checked
 
 
 def model_lock_names(actions: Sequence[str]) -> list[str]:
@@ -249,10 +260,8 @@ def iter_analyze(
         face, with the item's index).
     """
     api.check_errors(errors)
-    checked = check_actions(actions)
+    checked = prepare_actions(actions)
     size = api.batch_size_or_default(batch_size)
-    for action in dict.fromkeys(checked):  # each model built (and its weights read) now
-        compat.get().build_attribute_model(compat.get().ATTRIBUTE_MODELS[action])
     single = inputs.is_single(images)
     total = 1 if single else inputs.known_length(images)
     faces = api.iter_extract_faces(
@@ -286,11 +295,7 @@ def iter_analyze(
 
     bar = pipeline.Progress(progress, total, desc=f"analyze[{','.join(checked)}/{detector_backend}]")
     return api.deliver(
-        (
-            analyzed(chunk)
-            # faces first: zip then runs ``faces`` to its end before the labels stop it
-            for chunk in pipeline.chunks(((label, entry) for entry, label in zip(faces, inputs.labels(single))), size)
-        ),
+        (analyzed(chunk) for chunk in api.labelled_chunks(faces, single, size)),
         errors,
         bar,
     )

@@ -42,6 +42,7 @@ __all__ = [
     "extract_one",
     "extract_options",
     "iter_extract_faces",
+    "labelled_chunks",
     "load_chunk",
     "process",
     "reads_files",
@@ -535,6 +536,14 @@ def deliver(batches: Iterator[list[Entry]], errors: Errors, bar: pipeline.Progre
         _close(batches)
         batches = iter(())
         raise failure
+
+
+def labelled_chunks(entries: Iterator[Entry], single: bool, size: int) -> Iterator[list[tuple[inputs.Label, Entry]]]:
+    """Each input's entry with its label (``None`` for a single image, else its index), in
+    chunks of ``size``: what a step after detection (represent's model, analyze's) runs
+    on, batch by batch."""
+    # entries first: zip then runs ``entries`` to its end before the labels stop it
+    return pipeline.chunks(((label, entry) for entry, label in zip(entries, inputs.labels(single))), size)
 
 
 def _close(iterator: Any) -> None:

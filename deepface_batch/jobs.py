@@ -231,10 +231,9 @@ def check(options: JobOptions) -> None:
     if options.model:
         embedding.get_embedder(options.model)
     if options.actions:
-        from deepface_batch import analysis, compat
+        from deepface_batch import analysis
 
-        for action in dict.fromkeys(analysis.check_actions(options.actions)):
-            compat.get().build_attribute_model(compat.get().ATTRIBUTE_MODELS[action])
+        analysis.prepare_actions(options.actions)
 
 
 @dataclass

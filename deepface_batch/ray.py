@@ -93,7 +93,7 @@ class DetectFaces:
         min_confidence: float = 0.0,
         actions: Sequence[str] | None = None,
     ) -> None:
-        from deepface_batch import analysis, compat, registry
+        from deepface_batch import analysis, registry
 
         if channels not in ("rgb", "bgr"):
             raise ValueError(f"channels must be 'rgb' or 'bgr', got {channels!r}")
@@ -108,11 +108,9 @@ class DetectFaces:
         self.batch_size = batch_size
         self.channels = channels
         self.min_confidence = min_confidence
-        self.actions = analysis.check_actions(actions) if actions else None
         plugin = registry.get_detector(detector_backend)  # once per actor
         plugin.prepare()
-        for action in dict.fromkeys(self.actions or ()):  # the models once per actor too
-            compat.get().build_attribute_model(compat.get().ATTRIBUTE_MODELS[action])
+        self.actions = analysis.prepare_actions(actions) if actions else None  # the models too
 
     def _inputs(self, batch: dict[str, Any]) -> tuple[list[str], list[Any]]:
         if "image" in batch:

@@ -226,9 +226,7 @@ def iter_represent(
     if actions is not None:
         from deepface_batch import analysis
 
-        checked = analysis.check_actions(actions)
-        for action in dict.fromkeys(checked):  # each model built (its weights read) now
-            compat.get().build_attribute_model(compat.get().ATTRIBUTE_MODELS[action])
+        checked = analysis.prepare_actions(actions)
     single = inputs.is_single(images)
     total = 1 if single else inputs.known_length(images)
 
@@ -262,11 +260,7 @@ def iter_represent(
     )
     bar = pipeline.Progress(progress, total, desc=f"represent[{model_name}/{detector_backend}]")
     return api.deliver(
-        (
-            _embed_chunk(embedder, chunk, options, size)
-            # faces first: zip then runs ``faces`` to its end before the labels stop it
-            for chunk in pipeline.chunks(((label, entry) for entry, label in zip(faces, inputs.labels(single))), size)
-        ),
+        (_embed_chunk(embedder, chunk, options, size) for chunk in api.labelled_chunks(faces, single, size)),
         errors,
         bar,
     )

@@ -14,11 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 from deepface import DeepFace
-from deepface.modules.exceptions import FaceNotDetected
+from deepface.modules.exceptions import FaceNotDetected, SpoofDetected
 
 import deepface_batch
 from deepface_batch import analysis, compat, records, samples
-from tests.support.environment import recognition_model
+from tests.support import planting
+from tests.support.environment import WEIGHTS_DIR, recognition_model
 
 DETECTOR = "centerface"
 ACTIONS = list(compat.get().ANALYZE_ACTIONS)
@@ -259,3 +260,31 @@ def test_records_hold_the_dominant_values_and_the_scores():
         assert record["gender"] == face["dominant_gender"] and record["race"] == face["dominant_race"]
         assert record["emotion_scores"] == {k: float(v) for k, v in face["emotion"].items()}
         assert list(record["race_scores"]) == compat.get().ATTRIBUTE_LABELS["race"]
+
+
+def test_a_spoofed_face_is_its_inputs_spoof_detected_error(inputs10):
+    """With ``anti_spoofing=True`` a spoofed face fails its input as upstream's
+    ``SpoofDetected``, now with the input's index (the planted Fasnet calls every face a
+    spoof)."""
+    engine = compat.get().backend_engine()
+    try:
+        planting.plant_fasnet(engine, WEIGHTS_DIR)
+    except LookupError as err:
+        pytest.skip(str(err))
+    plant(["emotion"])
+    images = [inputs10[0], inputs10[2]]
+    options = dict(actions="emotion", detector_backend=DETECTOR, anti_spoofing=True)
+    for img in images:
+        with pytest.raises(SpoofDetected, match="^Spoof detected in the given image"):
+            upstream(img, **options)
+    got = deepface_batch.analyze(images, errors="return", **options)
+    for index, entry in enumerate(got):
+        assert isinstance(entry, SpoofDetected) and entry.index == index
+        assert str(entry) == f"item {index}: Spoof detected in the given image."
+    with pytest.raises(SpoofDetected, match=r"^item 0: Spoof detected"):
+        deepface_batch.analyze(images, **options)
+    with deepface_batch.patched():
+        with pytest.raises(SpoofDetected, match=r"^item 0: Spoof detected"):
+            DeepFace.analyze(images, **options)
+        with pytest.raises(SpoofDetected, match=r"^Spoof detected"):  # one image: upstream's own
+            DeepFace.analyze(images[1], **options)

@@ -133,3 +133,36 @@ def test_embeddings_with_two_actors_and_a_gpu_by_configuration(cluster, folder, 
 
     gpu = dfr.faces_dataset(subset[:4], model_name="Dlib", detector_backend="opencv", batch_size=4, num_gpus=1)
     assert set(_comparable(gpu.take_all())) == set(_comparable(_local(subset[:4], "Dlib")))
+
+
+def test_actions_give_each_face_its_attributes_on_ray(cluster, folder, tmp_path):
+    """``DetectFaces`` with ``actions`` (analyze), from a list of paths, one with a name in
+    another language: the local engine's attributes, in the records' Parquet schema."""
+    from deepface_batch import analysis, compat
+    from tests.support.environment import recognition_model
+
+    recognition_model("Emotion", task="facial_attribute")
+    _, paths = folder
+    named = tmp_path / "лицо é.png"
+    named.write_bytes(open(paths[1], "rb").read())
+    subset = [*paths[:5], str(named)]
+    kwargs = {"detector_backend": "opencv", "enforce_detection": False}
+    local = deepface_batch.analyze(subset, actions=("emotion",), errors="return", batch_size=4, **kwargs)
+    want = _comparable([r for p, res in zip(subset, local) for r in records.from_result(res, p)])
+    dataset = dfr.faces_dataset(subset, batch_size=4, actions=("emotion",), **kwargs)
+    dataset.write_parquet(str(tmp_path / "analyzed"))
+    got = _comparable(list(records.read_parquet_folder(tmp_path / "analyzed")))
+    assert set(got) == set(want)
+    assert {row["status"] for row in got.values() if row["source"] == str(named)} == {records.FACE}
+    tolerance = analysis.TOLERANCE[compat.get().backend_engine()].score
+    for key, row in got.items():
+        expected = want[key]
+        assert row["status"] == expected["status"], row
+        assert row["emotion"] == expected.get("emotion")
+        if row["status"] == records.FACE:
+            assert max(abs(row["emotion_scores"][k] - v) for k, v in expected["emotion_scores"].items()) <= tolerance
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(sorted((tmp_path / "analyzed").glob("*.parquet"))[0])
+    expected_schema = records.parquet_schema(None, ["emotion"])
+    assert [(f.name, f.type) for f in schema] == [(f.name, f.type) for f in expected_schema]

@@ -17,8 +17,8 @@ NOT_IN_SCRIPT_MODELS = {
     "DeepFace": "upstream refuses it on TensorFlow 2.13+: required on onnx and pytorch only",
     "Buffalo_L": "needs insightface, which is not installed",
 }
-#: what scripts/test's ``models`` names beyond recognition models: analyze's Emotion
-SCRIPT_EXTRAS = {"Emotion"}
+#: what scripts/test's ``models`` names beyond recognition models: analyze's four
+SCRIPT_EXTRAS = set(compat.get().ATTRIBUTE_MODELS.values())
 
 
 def _script_text() -> str:

@@ -1,5 +1,6 @@
 """deepface's verify, find and analyze call extract_faces and represent inside deepface:
-while the package is active they must give upstream's results, unchanged."""
+while the package is active they must give upstream's results, unchanged (analyze of a
+list is batched itself: within its declared tolerance)."""
 
 from __future__ import annotations
 
@@ -69,11 +70,22 @@ def test_analyze(faces):
     recognition_model("Emotion", task="facial_attribute")
     from deepface import DeepFace
 
-    for img in (faces["one"], faces["two"], [faces["one"], faces["two"]]):
+    for img in (faces["one"], faces["two"]):  # one image: upstream's own call, exactly
         got, want = both(
             lambda img=img: DeepFace.analyze(img, actions=("emotion",), detector_backend=DETECTOR, silent=True)
         )
         assert got == want
+    # a list: batched now, each face within the engine's declared tolerance
+    from deepface_batch import analysis, compat
+
+    tolerance = analysis.TOLERANCE[compat.get().backend_engine()]
+    got, want = both(
+        lambda: DeepFace.analyze([faces["one"], faces["two"]], actions=("emotion",), detector_backend=DETECTOR)
+    )
+    assert [len(entry) for entry in got] == [len(entry) for entry in want] == [1, 2]
+    for entry, reference in zip(got, want):
+        for face, expected in zip(entry, reference):
+            assert not tolerance.problems(face, expected)
     with pytest.raises(ValueError, match="Face could not be detected"):
         with deepface_batch.patched():
             DeepFace.analyze(faces["none"], actions=("emotion",), detector_backend=DETECTOR)

@@ -20,14 +20,20 @@ before any clock, each time the median of ``--repeats`` runs:
 - represent with Facenet and ArcFace on yolov8n: upstream's loop (``reference_represent``
   per image) against ``deepface_batch.represent(images, batch_size=B)``, the largest
   relative deviation of an embedding beside the engine's tolerance;
+- analyze (``--analyze``, default emotion alone, then all four actions) on the same
+  detector (``--represent-detector``): upstream's loop (``reference_analyze`` per image,
+  silent) against ``deepface_batch.analyze(images, actions=..., batch_size=B)``, the
+  largest score deviation (percentage points) beside the engine's declared tolerance
+  (``deepface_batch.analysis.TOLERANCE``);
 - the target of issue 16: on a GPU, yolov8n + Facenet represent at batch_size >= 32 at
-  least 10x upstream's loop.
+  least 10x upstream's loop; and of issue 22: on a GPU, yolov8n + analyze (emotion) at
+  batch_size >= 32 at least 10x upstream's loop.
 
-Where a model has no real weights in DEEPFACE_HOME (RetinaFace, the YOLO face models and
-the recognition models have none offline), the real architecture is planted with seeded
-random weights (tests/support/planting.py) and the report says so: speed does not depend on
-the weights. The report (Markdown) is rewritten after every measurement, so a run cut
-short still leaves what it measured.
+Where a model has no real weights in DEEPFACE_HOME (RetinaFace, the YOLO face models, the
+recognition models and the attribute models have none offline), the real architecture is
+planted with seeded random weights (tests/support/planting.py) and the report says so:
+speed does not depend on the weights. The report (Markdown) is rewritten after every
+measurement, so a run cut short still leaves what it measured.
 
 A GPU run keeps within ``--budget`` seconds (420 by default, so that the command fits a
 device call's 10 minutes): what is left of it is shared evenly by the measurements still
@@ -58,7 +64,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +88,13 @@ MODELS = "Facenet,ArcFace"
 #: the target of issue 16: ours at least this many times upstream's loop, on a GPU
 TARGET_RATIO = 10.0
 TARGET_MODEL, TARGET_DETECTOR, TARGET_MIN_BATCH = "Facenet", "yolov8n", 32
+#: analyze's actions in upstream's order (deepface's ``ANALYZE_ACTIONS``, named here so that
+#: --estimate runs where deepface is not installed yet)
+ACTIONS = ("emotion", "age", "gender", "race")
+#: the analyze rows: sets of actions, ";" between sets, "," between actions, "all" the four
+ANALYZE = "emotion;all"
+#: the target of issue 22: analyze with these actions at the batch sizes and ratio above
+TARGET_ACTIONS = ("emotion",)
 #: faces per image a planted YOLO model's threshold is set to give, as in bench_detectors
 #: detectors measured on real weights only, and the file each needs in DEEPFACE_HOME
 REAL_ONLY = {"centerface": "centerface.onnx"}
@@ -155,8 +168,10 @@ def ensure_home() -> str:
 # -- weights ----------------------------------------------------------------------------
 
 
-def plant(detectors: list[str], models: list[str], engine: str, state: dict) -> None:
-    """Seeded weights for what has no real ones, in a fresh home linking the real ones."""
+def plant(detectors: list[str], models: list[str], engine: str, state: dict, attributes: Sequence[str] = ()) -> None:
+    """Seeded weights for what has no real ones, in a fresh home linking the real ones:
+    the detectors, the recognition ``models`` and the ``attributes`` models (Emotion, Age,
+    Gender, Race)."""
     from deepface_batch import samples
 
     weights = planting_home()
@@ -182,6 +197,22 @@ def plant(detectors: list[str], models: list[str], engine: str, state: dict) -> 
             cannot[model] = f"{type(err).__name__}: {err}"
             continue
         (state["planted"] if saved else state["real"]).add(model)
+    for model in attributes:
+        try:
+            saved = planting.plant_recognition(model, engine, weights, task="facial_attribute")
+        except Exception as err:  # the analyze rows that need it fail with this reason
+            cannot[model] = f"{type(err).__name__}: {err}"
+            continue
+        (state["planted"] if saved else state["real"]).add(model)
+
+
+def attribute_models(analyses: Sequence[tuple[str, ...]]) -> list[str]:
+    """The attribute models ``analyses`` run, in upstream's action order."""
+    from deepface_batch import compat
+
+    layer = compat.get()
+    wanted = {action for actions in analyses for action in actions}
+    return [layer.ATTRIBUTE_MODELS[a] for a in layer.ANALYZE_ACTIONS if a in wanted]
 
 
 def _providers(session: Any) -> str:
@@ -229,8 +260,22 @@ def detector_device(backend: str, plugin: Any) -> str:
 def model_device(model_name: str) -> str:
     from deepface_batch import compat
 
+    return client_device(lambda: compat.get().build_recognition_model(model_name))
+
+
+def attribute_device(actions: Sequence[str]) -> str:
+    """Where the attribute models of ``actions`` ran (one entry where they all ran alike)."""
+    from deepface_batch import compat
+
+    layer = compat.get()
+    devices = [client_device(lambda a=a: layer.build_attribute_model(layer.ATTRIBUTE_MODELS[a])) for a in actions]
+    return devices[0] if len(set(devices)) == 1 else ", ".join(f"{a} {d}" for a, d in zip(actions, devices))
+
+
+def client_device(build: Callable[[], Any]) -> str:
+    """Where a deepface model client (built, or taken from its cache, by ``build``) runs."""
     try:
-        client = compat.get().build_recognition_model(model_name)
+        client = build()
         if hasattr(client, "device"):
             return f"torch {client.device}"
         if hasattr(getattr(client, "model", None), "get_providers"):
@@ -488,6 +533,86 @@ def bench_represent(
     return rows
 
 
+def compare_analyses(ours: list, upstream: list, tolerance: Any) -> dict[str, Any]:
+    """How far ours (per input, its analyze dicts) is from upstream's loop: the largest
+    score difference in percentage points (``score``), the inputs whose faces have other
+    regions (their faces are not compared: a detector's matter), and the faces that
+    ``tolerance.problems`` finds outside the declared tolerance (scores, age, labels)."""
+    worst, regions_differ, outside = 0.0, 0, 0
+    for got, want in zip(ours, upstream):
+        if [f["region"] for f in got] != [f["region"] for f in want]:
+            regions_differ += 1
+            continue
+        for a, b in zip(got, want):
+            outside += bool(tolerance.problems(a, b))
+            for key, scores in b.items():
+                if key == "region" or not isinstance(scores, dict) or list(a.get(key, ())) != list(scores):
+                    continue  # not scores, or other labels: problems() counts those
+                worst = max(worst, max((abs(float(a[key][k]) - float(v)) for k, v in scores.items()), default=0.0))
+    return {"score": worst, "regions_differ": regions_differ, "outside": outside}
+
+
+def bench_analyze(
+    actions: tuple[str, ...],
+    detector: str,
+    images: list,
+    batch_sizes: list[int],
+    repeats: int,
+    state: dict,
+    until: float = math.inf,
+) -> list[dict]:
+    """Rows of analyze with ``actions``: upstream's loop (``reference_analyze`` per image,
+    silent) against ``deepface_batch.analyze`` at each batch size, the steps sharing the
+    time left before ``until``."""
+    import deepface_batch
+    from deepface_batch import analysis, compat
+
+    layer = compat.get()
+    options = {"actions": actions, "detector_backend": detector, "enforce_detection": False}
+    steps = len(batch_sizes) + 1
+    clock = time.perf_counter()
+    layer.reference_analyze(images[0], silent=True, **options)  # builds the models and detector, warms upstream
+    cost: dict[str, Any] = {"load_s": time.perf_counter() - clock, "ours_s": {}}
+    state["costs"][analyze_group(actions)] = cost
+    loop, loop_s, loop_runs = median_time(
+        lambda: [layer.reference_analyze(i, silent=True, **options) for i in images], repeats, share(until, steps)
+    )
+    steps -= 1
+    cost["upstream_s"] = loop_s / len(images)
+    tolerance = analysis.TOLERANCE[state["engine"]]
+    device = attribute_device(actions)
+    rows = []
+    for batch_size in batch_sizes:
+        end = share(until, steps)
+        steps -= 1
+        deepface_batch.analyze(images[:batch_size], batch_size=batch_size, **options)
+        ours, seconds, runs = median_time(
+            lambda b=batch_size: deepface_batch.analyze(images, batch_size=b, **options), repeats, end
+        )
+        cost["ours_s"][str(batch_size)] = seconds / len(images)
+        compared = compare_analyses(ours, loop, tolerance)
+        rows.append(
+            {
+                "actions": ",".join(actions),
+                "detector": detector,
+                "device": device,
+                "batch_size": batch_size,
+                "runs": runs,
+                "upstream_runs": loop_runs,
+                "faces": sum(len(r) for r in loop),
+                "upstream_ips": len(images) / loop_s,
+                "ours_ips": len(images) / seconds,
+                "ratio": loop_s / seconds,
+                "deviation": compared["score"],
+                "tolerance": tolerance.score,
+                "regions_differ": compared["regions_differ"],
+                "outside": compared["outside"],
+            }
+        )
+        print(f"  {analyze_group(actions)} batch {batch_size}: {rows[-1]['ratio']:.2f}x", file=sys.stderr)
+    return rows
+
+
 # -- the report -------------------------------------------------------------------------
 
 
@@ -508,17 +633,29 @@ def _tol_cell(tol: Any) -> str:
 
 
 def target_line(rows: list[dict], on_gpu: bool) -> str:
-    candidates = [
-        r
-        for r in rows
-        if r["model"] == TARGET_MODEL and r["detector"] == TARGET_DETECTOR and r["batch_size"] >= TARGET_MIN_BATCH
-    ]
+    """Issue 16's target, judged on the represent rows."""
     what = (
         f"{TARGET_DETECTOR} + {TARGET_MODEL} represent at batch_size >= {TARGET_MIN_BATCH}, "
         f"at least {TARGET_RATIO:g}x upstream's loop on a GPU"
     )
+    return judged(what, [r for r in rows if r["model"] == TARGET_MODEL and r["detector"] == TARGET_DETECTOR], on_gpu)
+
+
+def analyze_target_line(rows: list[dict], on_gpu: bool) -> str:
+    """Issue 22's target, judged on the analyze rows."""
+    actions = ",".join(TARGET_ACTIONS)
+    what = (
+        f"{TARGET_DETECTOR} + analyze ({', '.join(TARGET_ACTIONS)}) at batch_size >= {TARGET_MIN_BATCH}, "
+        f"at least {TARGET_RATIO:g}x upstream's loop on a GPU (issue 22)"
+    )
+    return judged(what, [r for r in rows if r["actions"] == actions and r["detector"] == TARGET_DETECTOR], on_gpu)
+
+
+def judged(what: str, measured: list[dict], on_gpu: bool) -> str:
+    """The line of a target: ``measured`` holds the rows of what it names at every batch
+    size; the best ratio at batch_size >= TARGET_MIN_BATCH judges it, on a GPU only."""
+    candidates = [r for r in measured if r["batch_size"] >= TARGET_MIN_BATCH]
     if not candidates:
-        measured = [r for r in rows if r["model"] == TARGET_MODEL and r["detector"] == TARGET_DETECTOR]
         best = max(measured, key=lambda r: r["ratio"], default=None)
         seen = f" (best measured: {best['ratio']:.2f}x at batch_size {best['batch_size']})" if best else ""
         return f"- {what}: not judged, no batch_size >= {TARGET_MIN_BATCH} measured{seen}."
@@ -537,7 +674,7 @@ def render(state: dict) -> str:
     lines = []
     if not state["existing"]:
         lines += [
-            "# GPU benchmark: batched extract_faces and represent against upstream's loop"
+            "# GPU benchmark: batched extract_faces, represent and analyze against upstream's loop"
             + ("" if not args.cpu else " (dry run on the CPU)"),
             "",
             "Issue 16 item 5. `benchmarks/gpu/run` builds `.venv-gpu` (the package with its CUDA "
@@ -545,7 +682,9 @@ def render(state: dict) -> str:
             "upstream's loop (`reference_extract_faces`, one image per call) against "
             "`deepface_batch.extract_faces` at each batch size, yolov8n in half precision, and "
             "`represent` with Facenet and ArcFace on yolov8n against upstream's loop of "
-            "`DeepFace.represent`; every backend and model warmed up before any clock, each time "
+            "`DeepFace.represent`, and `analyze` (emotion, and all four actions) on the same detector "
+            "against upstream's loop of `DeepFace.analyze` (issue 22); every backend and model warmed up "
+            "before any clock, each time "
             "the median of the runs. `benchmarks/gpu/run --cpu` is the dry run, on the CPU with "
             "tiny sizes. Reproduce:",
             "",
@@ -614,8 +753,26 @@ def render(state: dict) -> str:
             f"{r['upstream_ips']:.1f} | {r['ours_ips']:.1f} | **{r['ratio']:.2f}x** | {r['deviation']:.1e} | "
             f"{r['tolerance']:.0e} | {r['areas_differ']} |"
         )
+    lines += [
+        "",
+        f"### analyze: {images} same-size 640 x 480 frames",
+        "",
+        "| actions | detector | device (models) | batch_size | faces | upstream loop img/s | ours img/s | ratio | "
+        "max score deviation (points) | tolerance (points) | inputs with other regions | faces outside the tolerance |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in state["analyze_rows"]:
+        if "skipped" in r:
+            lines.append(f"| {r['actions']} | {r['detector']} | | | | | | | {_skip_cell(r)} | | | |")
+            continue
+        lines.append(
+            f"| {r['actions']} | {r['detector']} | {r['device']} | {r['batch_size']} | {r['faces']} | "
+            f"{r['upstream_ips']:.1f} | {r['ours_ips']:.1f} | **{r['ratio']:.2f}x** | {r['deviation']:.1e} | "
+            f"{r['tolerance']:g} | {r['regions_differ']} | {r['outside']} |"
+        )
     rows = [r for r in state["represent_rows"] if "skipped" not in r]
-    lines += ["", "### Target", "", target_line(rows, on_gpu)]
+    analyzed = [r for r in state["analyze_rows"] if "skipped" not in r]
+    lines += ["", "### Target", "", target_line(rows, on_gpu), analyze_target_line(analyzed, on_gpu)]
     notes = list(state["notes"])
     if state["threshold"] is not None:
         notes.append(
@@ -629,9 +786,17 @@ def render(state: dict) -> str:
             "retinaface runs on planted weights whose face score is shifted so that a few anchors pass "
             "upstream's 0.9 threshold."
         )
+    attributes = sorted(state["planted"] & set(state["attribute_models"]))
+    if attributes:
+        notes.append(
+            f"analyze runs on planted attribute models ({', '.join(attributes)}: the real networks with seeded "
+            "weights and a calibrated last layer, tests/support/planting.py; no real weights offline), the same "
+            "for upstream and ours: the scores say nothing of the faces, the speeds and deviations hold."
+        )
     fewer = [
-        f"{r.get('backend') or r['model']} batch {r['batch_size']} ({r['runs']}, upstream's loop {r['upstream_runs']})"
-        for r in [*state["detector_rows"], *state["represent_rows"]]
+        f"{r.get('backend') or r.get('model') or 'analyze ' + r['actions']} batch {r['batch_size']} "
+        f"({r['runs']}, upstream's loop {r['upstream_runs']})"
+        for r in [*state["detector_rows"], *state["represent_rows"], *state["analyze_rows"]]
         if "skipped" not in r and min(r["runs"], r["upstream_runs"]) < args.repeats
     ]
     if fewer:
@@ -678,15 +843,54 @@ TENSORFLOW_ABSENT = (
 )
 
 
-def planned(detectors: list[str], models: list[str]) -> list[str]:
+def planned(detectors: list[str], models: list[str], analyses: Sequence[tuple[str, ...]] = ()) -> list[str]:
     """The measurement groups in the order they run: a detector (and a YOLO model in half
-    precision after it), then represent per model."""
+    precision after it), then represent per model, then analyze per set of actions."""
     groups = []
     for backend in detectors:
         groups.append(backend)
         if backend.startswith("yolo"):
             groups.append(f"{backend} half=True")
-    return groups + [f"represent {model}" for model in models]
+    return groups + [f"represent {model}" for model in models] + [analyze_group(a) for a in analyses]
+
+
+def parse_analyze(text: str) -> list[tuple[str, ...]]:
+    """``--analyze``'s sets of actions: ";" between sets, "," between the actions of one,
+    "all" for the four (in upstream's order); a set given twice is measured once, and ""
+    measures none.
+
+    Raises:
+        ValueError: for an action upstream does not know, naming it.
+    """
+    analyses: list[tuple[str, ...]] = []
+    for part in text.split(";"):
+        names = [name.strip() for name in part.split(",") if name.strip()]
+        if not names:
+            continue
+        actions: list[str] = []
+        for name in names:
+            if name == "all":
+                actions += ACTIONS
+            elif name in ACTIONS:
+                actions.append(name)
+            else:
+                raise ValueError(
+                    f"unknown action {name!r} in --analyze {text!r}; available: {', '.join(ACTIONS)}, "
+                    "or all (sets separated by ';', actions by ',')"
+                )
+        chosen = tuple(dict.fromkeys(actions))  # upstream computes a repeated action once
+        if chosen not in analyses:
+            analyses.append(chosen)
+    return analyses
+
+
+def analyze_group(actions: Sequence[str]) -> str:
+    return "analyze " + ",".join(actions)
+
+
+def analyze_actions(group: str) -> tuple[str, ...] | None:
+    """The actions of an analyze group (:func:`analyze_group`), or None for another group."""
+    return tuple(group.removeprefix("analyze ").split(",")) if group.startswith("analyze ") else None
 
 
 def group_seconds(cost: dict, n: int, batch_sizes: list[int], repeats: int) -> float:
@@ -783,6 +987,12 @@ def outcome_lines(state: dict) -> tuple[list[str], int]:
         lines.append(
             f"  {r['backend']} batch {r['batch_size']}: outside its declared tolerance (a result, not a failure)"
         )
+    for r in state["analyze_rows"]:
+        if "skipped" not in r and r["outside"]:
+            lines.append(
+                f"  analyze {r['actions']} batch {r['batch_size']}: {r['outside']} face"
+                f"{'s' if r['outside'] != 1 else ''} outside the engine's declared tolerance (a result, not a failure)"
+            )
     return lines, failures
 
 
@@ -797,7 +1007,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, help="timed runs per measurement, the median kept (3; 1 with --cpu)")
     parser.add_argument("--detectors", default=DETECTORS)
     parser.add_argument("--models", default=MODELS)
-    parser.add_argument("--represent-detector", default=TARGET_DETECTOR)
+    parser.add_argument(
+        "--represent-detector", default=TARGET_DETECTOR, help="the detector of the represent and analyze rows"
+    )
+    parser.add_argument(
+        "--analyze",
+        default=ANALYZE,
+        help=f"the analyze rows: sets of actions, ';' between sets, ',' between actions, 'all' for the four "
+        f"(default {ANALYZE!r}; '' for none)",
+    )
     parser.add_argument("--engine", default="auto", choices=["auto", "onnx", "pytorch", "tensorflow"])
     parser.add_argument(
         "--budget",
@@ -833,6 +1051,10 @@ def parse_args() -> argparse.Namespace:
         args.budget = 0.0 if args.cpu else GPU_BUDGET_S
     args.detectors = [d for d in args.detectors.split(",") if d]
     args.models = [m for m in args.models.split(",") if m]
+    try:
+        args.analyze = parse_analyze(args.analyze)
+    except ValueError as err:
+        parser.error(str(err))
     return args
 
 
@@ -845,8 +1067,8 @@ def use_gpu_passes() -> None:
 
 def main() -> int:
     args = parse_args()
-    batch_sizes, detectors, models = args.batch_sizes, args.detectors, args.models
-    groups = planned(detectors, models)
+    batch_sizes, detectors, models, analyses = args.batch_sizes, args.detectors, args.models, args.analyze
+    groups = planned(detectors, models, analyses)
     if args.estimate:
         print(
             "\n".join(
@@ -902,6 +1124,8 @@ def main() -> int:
         "upstream": {},
         "detector_rows": [],
         "represent_rows": [],
+        "analyze_rows": [],
+        "attribute_models": [],
         "notes": notes,
         "threshold": None,
         "elapsed": None,
@@ -918,7 +1142,8 @@ def main() -> int:
             "--gpu-passes: each detector took the passes it takes on a GPU (a whole same-shape group; "
             "retinaface 4 images), so the stacks of a GPU run ran here."
         )
-    plant(sorted(set(detectors) | {args.represent_detector}), models, engine, state)
+    state["attribute_models"] = attribute_models(analyses) if analyses else []
+    plant(sorted(set(detectors) | {args.represent_detector}), models, engine, state, state["attribute_models"])
     for name, why in state["cannot_plant"].items():
         notes.append(f"{name}: no weights planted ({why}).")
     state["machine"] = machine()
@@ -949,15 +1174,22 @@ def main() -> int:
 
     def skip(group: str, kind: str, reason: str, row: dict) -> None:
         state["outcomes"][group] = (kind, reason)
-        rows = state["represent_rows"] if group.startswith("represent ") else state["detector_rows"]
+        if group.startswith("represent "):
+            rows = state["represent_rows"]
+        else:
+            rows = state["analyze_rows"] if analyze_actions(group) else state["detector_rows"]
         rows.append({**row, "skipped": reason, "outcome": kind})
         write(state)
 
     for left, group in zip(range(len(groups), 0, -1), groups):
         print(f"{group}:", file=sys.stderr)
         model = group.removeprefix("represent ") if group.startswith("represent ") else None
+        actions = analyze_actions(group)
         backend = group.split()[0]
-        row = {"model": model, "detector": args.represent_detector} if model else {"backend": group}
+        if actions:
+            row: dict[str, Any] = {"actions": ",".join(actions), "detector": args.represent_detector}
+        else:
+            row = {"model": model, "detector": args.represent_detector} if model else {"backend": group}
         if time.perf_counter() >= deadline:
             skip(
                 group, "budget", f"the --budget of {args.budget:g} s was spent (raise --budget, or measure fewer)", row
@@ -985,8 +1217,20 @@ def main() -> int:
             name = group if group in state["cannot_plant"] else backend
             skip(group, "failed", f"no weights planted for {name}: {state['cannot_plant'][name]}", row)
             continue
+        if actions:
+            # the detector and the attribute models it runs, each of which may have failed to plant
+            needs = [args.represent_detector, *attribute_models([actions])]
+            missing_weights = [name for name in needs if name in state["cannot_plant"]]
+            if missing_weights:
+                why = "; ".join(f"{name}: {state['cannot_plant'][name]}" for name in missing_weights)
+                skip(group, "failed", f"no weights planted for {why}", row)
+                continue
         try:
-            if model:
+            if actions:
+                state["analyze_rows"] += bench_analyze(
+                    actions, args.represent_detector, images, batch_sizes, args.repeats, state, until
+                )
+            elif model:
                 state["represent_rows"] += bench_represent(
                     model, args.represent_detector, images, batch_sizes, args.repeats, state, until
                 )
@@ -999,7 +1243,7 @@ def main() -> int:
             skip(group, "failed", f"{type(err).__name__}: {err}", row)
             continue
         state["outcomes"][group] = ("measured", "")
-        if not model:
+        if not model and not actions:
             state["devices"] = device_summary()
         write(state)
         if group.endswith(" half=True") and not state["on_gpu"]:

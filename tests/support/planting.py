@@ -578,3 +578,52 @@ def _plant_sface(weights_dir: Path) -> list[Path]:
         graph.input.remove(declared)
     onnx.save(model, str(target))
     return [target]
+
+
+# -- the anti-spoofing model ---------------------------------------------------------------
+#: deepface's Fasnet files: MiniFASNetV2 (scale 2.7) and MiniFASNetV1SE (scale 4)
+FASNET_FILES = ("2.7_80x80_MiniFASNetV2", "4_0_0_80x80_MiniFASNetV1SE")
+
+
+def plant_fasnet(engine: str, weights_dir: Path) -> list[Path]:
+    """deepface's Fasnet (its two MiniFASNet networks, seeded) under its file names, for the
+    pytorch and onnx engines, its last layer zeroed: every face then scores the three
+    classes alike and upstream's ``argmax`` takes the first, "spoof", so ``anti_spoofing``
+    raises upstream's ``SpoofDetected`` for every face, upstream's and ours alike.
+
+    Raises:
+        LookupError: on tensorflow (its Keras MiniFASNet is not planted here).
+    """
+    if engine not in ("pytorch", "onnx"):
+        raise LookupError(f"Fasnet is planted for pytorch and onnx, not {engine}")
+    import torch
+    from deepface.models.spoofing.pytorch import FasNetBackbone
+
+    torch.manual_seed(SEED)
+    networks = [
+        FasNetBackbone.MiniFASNetV2(conv6_kernel=(5, 5)),
+        FasNetBackbone.MiniFASNetV1SE(conv6_kernel=(5, 5)),
+    ]
+    saved = []
+    for name, network in zip(FASNET_FILES, networks):
+        with torch.no_grad():
+            network.prob.weight.zero_()
+        network.eval()
+        target = weights_dir / f"{name}.{'pth' if engine == 'pytorch' else 'onnx'}"
+        if target.exists():
+            continue
+        if engine == "pytorch":
+            torch.save(network.state_dict(), target)
+        else:
+            torch.onnx.export(
+                _ChannelsLast(network),
+                (torch.zeros(1, 80, 80, 3),),
+                str(target),
+                input_names=["input"],
+                output_names=["output"],
+                dynamic_axes={"input": {0: "n"}, "output": {0: "n"}},
+                opset_version=17,
+                dynamo=False,
+            )
+        saved.append(target)
+    return saved
