@@ -11,7 +11,7 @@ through in chunks of ``batch_size``:
 Every step but the two batched calls is upstream's own code, reached through
 :mod:`deepface_batch.compat`. The models' own ``predict`` takes a stack (upstream calls it
 with one face); each face's result depends on that face alone (every client's ``predict``
-and network was read: no step looks across the stack), within :data:`TOLERANCE` of the
+and network was read: no step looks across the stack), within :data:`ATTRIBUTE_TOLERANCE` of the
 single-face call (a stack's sums may run in another order).
 """
 
@@ -28,7 +28,7 @@ from deepface_batch.api import Entry, Errors, FaceList, with_index
 from deepface_batch.plugin import BatchMode
 
 __all__ = [
-    "TOLERANCE",
+    "ATTRIBUTE_TOLERANCE",
     "AttributeTolerance",
     "analyze",
     "attributes_of",
@@ -89,7 +89,7 @@ class AttributeTolerance:
 #: face's (tensorflow's predict_on_batch against its eager call: 0.0023 points seen,
 #: whatever the stack-mates, the same with a face stacked with itself; torch's kernels for a
 #: batch: 0.0007; onnxruntime's: none seen)
-TOLERANCE: dict[str, AttributeTolerance] = {
+ATTRIBUTE_TOLERANCE: dict[str, AttributeTolerance] = {
     "tensorflow": AttributeTolerance(score=1e-2),
     "pytorch": AttributeTolerance(score=5e-3),
     "onnx": AttributeTolerance(score=1e-3),

@@ -37,7 +37,7 @@ def plant(actions) -> None:
 
 
 def tolerance() -> analysis.AttributeTolerance:
-    return analysis.TOLERANCE[compat.get().backend_engine()]
+    return analysis.ATTRIBUTE_TOLERANCE[compat.get().backend_engine()]
 
 
 def assert_same(got, want, where: str) -> None:

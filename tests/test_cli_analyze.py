@@ -36,7 +36,7 @@ def _same(got: list[dict], want: list[dict]) -> None:
     this process may stack the faces differently)."""
     from deepface_batch import analysis
 
-    tolerance = analysis.TOLERANCE[compat.get().backend_engine()]
+    tolerance = analysis.ATTRIBUTE_TOLERANCE[compat.get().backend_engine()]
     assert len(got) == len(want)
     for g, w in zip(got, want):
         assert set(w) <= set(g), (sorted(g), sorted(w))

@@ -154,7 +154,7 @@ def test_actions_give_each_face_its_attributes_on_ray(cluster, folder, tmp_path)
     got = _comparable(list(records.read_parquet_folder(tmp_path / "analyzed")))
     assert set(got) == set(want)
     assert {row["status"] for row in got.values() if row["source"] == str(named)} == {records.FACE}
-    tolerance = analysis.TOLERANCE[compat.get().backend_engine()].score
+    tolerance = analysis.ATTRIBUTE_TOLERANCE[compat.get().backend_engine()].score
     for key, row in got.items():
         expected = want[key]
         assert row["status"] == expected["status"], row

@@ -78,7 +78,7 @@ def test_analyze(faces):
     # a list: batched now, each face within the engine's declared tolerance
     from deepface_batch import analysis, compat
 
-    tolerance = analysis.TOLERANCE[compat.get().backend_engine()]
+    tolerance = analysis.ATTRIBUTE_TOLERANCE[compat.get().backend_engine()]
     got, want = both(
         lambda: DeepFace.analyze([faces["one"], faces["two"]], actions=("emotion",), detector_backend=DETECTOR)
     )
