@@ -67,9 +67,9 @@ def _face(x: int, happy: float, age: int = 30) -> dict:
 
 
 def test_analyze_deviation_is_the_largest_score_difference_beside_the_tolerance(bench):
-    from deepface_batch.analysis import TOLERANCE
+    from deepface_batch.analysis import ATTRIBUTE_TOLERANCE
 
-    tolerance = TOLERANCE["pytorch"]  # 0.005 points, 1 year
+    tolerance = ATTRIBUTE_TOLERANCE["pytorch"]  # 0.005 points, 1 year
     upstream = [[_face(0, 60.0), _face(20, 10.0)], [_face(0, 50.0)], []]
     ours = [[_face(0, 60.004), _face(20, 10.0, age=31)], [_face(0, 50.0)], []]
     compared = bench.compare_analyses(ours, upstream, tolerance)

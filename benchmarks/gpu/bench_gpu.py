@@ -24,7 +24,7 @@ before any clock, each time the median of ``--repeats`` runs:
   detector (``--represent-detector``): upstream's loop (``reference_analyze`` per image,
   silent) against ``deepface_batch.analyze(images, actions=..., batch_size=B)``, the
   largest score deviation (percentage points) beside the engine's declared tolerance
-  (``deepface_batch.analysis.TOLERANCE``);
+  (``deepface_batch.analysis.ATTRIBUTE_TOLERANCE``);
 - the target of issue 16: on a GPU, yolov8n + Facenet represent at batch_size >= 32 at
   least 10x upstream's loop; and of issue 22: on a GPU, yolov8n + analyze (emotion) at
   batch_size >= 32 at least 10x upstream's loop.
@@ -579,7 +579,7 @@ def bench_analyze(
     )
     steps -= 1
     cost["upstream_s"] = loop_s / len(images)
-    tolerance = analysis.TOLERANCE[state["engine"]]
+    tolerance = analysis.ATTRIBUTE_TOLERANCE[state["engine"]]
     device = attribute_device(actions)
     rows = []
     for batch_size in batch_sizes:
