@@ -114,7 +114,11 @@ def wait_for_lines(path: Path, proc: subprocess.Popen, lines: int = 1, timeout: 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("cli-data")
+    return make_data(tmp_path_factory.mktemp("cli-data"))
+
+
+def make_data(root: Path) -> Path:
+    """The command's test files in ``root``: photos (good, faceless, broken) and a clip."""
     photos = root / "photos"
     (photos / "sub" / "deeper").mkdir(parents=True)
     frames, small, mixed = samples.video_frames(), samples.video_frames(*CLIP_SIZE), samples.mixed_images()

@@ -15,9 +15,14 @@ import pytest
 import deepface_batch
 from deepface_batch import compat, records, samples, video
 from tests.support.environment import recognition_model
-from tests.test_cli import CLIP_FRAMES, DETECTOR, GOOD, cli, data, parse_jsonl, photo  # noqa: F401  (fixture)
+from tests.test_cli import CLIP_FRAMES, DETECTOR, GOOD, cli, make_data, parse_jsonl, photo
 
 ALL = list(compat.get().ANALYZE_ACTIONS)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return make_data(tmp_path_factory.mktemp("cli-data"))
 
 
 @pytest.fixture(scope="module", autouse=True)
