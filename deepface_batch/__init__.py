@@ -1,9 +1,10 @@
-"""deepface-batch: true batched inference for deepface's extract_faces, represent and analyze.
+"""deepface-batch: true batched inference for deepface's extract_faces, represent, analyze and verify.
 
     import deepface_batch
     faces_per_image = deepface_batch.extract_faces([img1, img2], detector_backend="ssd")
     embeddings_per_image = deepface_batch.represent(frames, model_name="Facenet")
     attributes_per_image = deepface_batch.analyze(frames, actions=("emotion",))
+    results_per_pair = deepface_batch.verify([(img1, img2), (img1, img3)], model_name="Dlib")
 
 Installed with pip, the package also patches deepface itself when deepface is imported
 (``DEEPFACE_BATCH_DISABLE=1`` opts out), so ``DeepFace.extract_faces([img1, img2])``,
@@ -40,6 +41,7 @@ from deepface_batch.registry import (
     unregister_detector,
 )
 from deepface_batch.representation import iter_represent, represent
+from deepface_batch.verification import iter_verify, verify
 
 try:  # the version is pyproject.toml's, read from the installed distribution
     __version__ = _metadata.version("deepface-batch")
@@ -71,6 +73,7 @@ __all__ = [
     "iter_analyze",
     "iter_extract_faces",
     "iter_represent",
+    "iter_verify",
     "patch",
     "patched",
     "register_detector",
@@ -79,6 +82,7 @@ __all__ = [
     "unpatch",
     "unpatched",
     "unregister_detector",
+    "verify",
     "__version__",
 ]
 

@@ -462,8 +462,9 @@ def iter_extract_faces(
         pipeline.chunks(inputs.labelled(images), size),
         load_chunk,
         prefetch,
-        # skip detects nothing: there is no detection for a read-ahead to overlap
-        worth=reads_files if plugin.detects_faces else lambda chunk: False,
+        # skip too: its caller's work (embedding, writing) overlaps the reading, and a URL's
+        # wait in a thread leaves the main thread free to take a Ctrl-C
+        worth=reads_files,
     )
     total = 1 if single else inputs.known_length(images)
     bar = pipeline.Progress(progress, total, desc=f"extract_faces[{detector_backend}]")

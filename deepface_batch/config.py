@@ -17,6 +17,7 @@ name                   variable                              default   meaning
 ``verify_weights``     ``DEEPFACE_BATCH_VERIFY_WEIGHTS``     on        check weight files against sha256
 ``yolo_half``          ``DEEPFACE_BATCH_YOLO_HALF``          off       YOLO plugins in half precision
 ``torch_threads``      ``DEEPFACE_BATCH_TORCH_THREADS``      0 (all)   torch threads for the YOLO plugins
+``save_seconds``       ``DEEPFACE_BATCH_SAVE_SECONDS``       60        seconds between find's datastore saves
 ``disable``            ``DEEPFACE_BATCH_DISABLE``            off       the import hook leaves deepface alone
 =====================  ====================================  ========  ==================================
 
@@ -70,6 +71,9 @@ DEFAULTS: Mapping[str, Default] = MappingProxyType(
         "verify_weights": Default(True, "DEEPFACE_BATCH_VERIFY_WEIGHTS", "check weight files against their sha256"),
         "yolo_half": Default(False, "DEEPFACE_BATCH_YOLO_HALF", "YOLO plugins in half precision"),
         "torch_threads": Default(0, "DEEPFACE_BATCH_TORCH_THREADS", "torch threads for the YOLO plugins (0: all)"),
+        "save_seconds": Default(
+            60, "DEEPFACE_BATCH_SAVE_SECONDS", "seconds between find's datastore saves (0: each file)"
+        ),
         "disable": Default(False, "DEEPFACE_BATCH_DISABLE", "the import hook leaves deepface alone"),
     }
 )

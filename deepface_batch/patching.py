@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from deepface_batch import compat, inputs
+from deepface_batch import compat, datastore, inputs
 from deepface_batch.errors import UnsupportedDeepfaceVersion
 
 __all__ = [
@@ -170,6 +170,12 @@ TARGETS: dict[str, dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]]
     "deepface.modules.detection": {"extract_faces": _wrap_extract_faces},
     "deepface.modules.representation": {"represent": _wrap_represent},
     "deepface.modules.demography": {"analyze": _wrap_analyze},
+    # find's datastore build (deepface_batch.datastore): batched, saved as it goes
+    "deepface.modules.recognition": {
+        "__load_representations": datastore.wrap_load_representations,
+        "__save_representations": datastore.wrap_save_representations,
+        "__find_bulk_embeddings": datastore.wrap_find_bulk_embeddings,
+    },
 }
 
 
@@ -202,7 +208,9 @@ def patch_module(module_name: str) -> bool:
             current = getattr(module, attribute)
             if is_wrapper(current):
                 continue
-            setattr(module, attribute, factory(current))
+            wrapper = factory(current)
+            setattr(wrapper, MARKER, True)
+            setattr(module, attribute, wrapper)
             changed = True
     return changed
 

@@ -246,7 +246,7 @@ class UpstreamDetectorPlugin(DetectorPlugin):
         from deepface_batch import compat, weights
 
         files = self.weight_files()
-        verified = [path for path in files if weights.verify(path)]
+        verified = [path for path in files if weights.check_file(path)]
         try:
             detector = compat.get().build_detector(self.name)
         except Exception as err:

@@ -37,7 +37,7 @@ __all__ = [
     "enabled",
     "recognition_files",
     "sha256_of",
-    "verify",
+    "check_file",
     "verify_all",
     "weights_dir",
 ]
@@ -138,7 +138,7 @@ def sha256_of(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def verify(path: str | os.PathLike[str]) -> bool:
+def check_file(path: str | os.PathLike[str]) -> bool:
     """Check a weight file against its known sha256, once per file per process.
 
     A file whose name is not in :data:`KNOWN`, or one that does not exist (deepface will
@@ -184,9 +184,9 @@ def verify(path: str | os.PathLike[str]) -> bool:
 
 
 def verify_all(paths: Sequence[str | os.PathLike[str]]) -> None:
-    """:func:`verify` each path in turn."""
+    """:func:`check_file` each path in turn."""
     for path in paths:
-        verify(path)
+        check_file(path)
 
 
 def _hint(sha256: str, found: int, expected: int) -> str:

@@ -12,7 +12,14 @@ import os
 import sys
 
 # Modules whose attributes deepface_batch wraps, as deepface's own callers look them up.
-TARGETS = frozenset({"deepface.modules.detection", "deepface.modules.representation", "deepface.modules.demography"})
+TARGETS = frozenset(
+    {
+        "deepface.modules.detection",
+        "deepface.modules.representation",
+        "deepface.modules.demography",
+        "deepface.modules.recognition",
+    }
+)
 DISABLE_ENV = "DEEPFACE_BATCH_DISABLE"
 
 

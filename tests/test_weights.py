@@ -125,10 +125,10 @@ def test_real_files_pass_verification_once(monkeypatch):
     real_sha = weights.sha256_of
     monkeypatch.setattr(weights, "sha256_of", lambda p: hashed.append(Path(p).name) or real_sha(p))
     for name in names:
-        assert weights.verify(WEIGHTS_DIR / name) is True
+        assert weights.check_file(WEIGHTS_DIR / name) is True
     assert sorted(hashed) == sorted(names)
     for name in names:  # a second check costs a stat, not a hash
-        assert weights.verify(WEIGHTS_DIR / name) is True
+        assert weights.check_file(WEIGHTS_DIR / name) is True
     assert len(hashed) == len(names)
 
 
@@ -141,8 +141,8 @@ def test_plugins_check_at_load_not_per_call(monkeypatch):
     monkeypatch.setattr(weights, "_verified", set())
     calls: list[str] = []
     hashed: list[str] = []
-    real_verify, real_sha = weights.verify, weights.sha256_of
-    monkeypatch.setattr(weights, "verify", lambda p: calls.append(str(p)) or real_verify(p))
+    real_verify, real_sha = weights.check_file, weights.sha256_of
+    monkeypatch.setattr(weights, "check_file", lambda p: calls.append(str(p)) or real_verify(p))
     monkeypatch.setattr(weights, "sha256_of", lambda p: hashed.append(str(p)) or real_sha(p))
     first, second = _new_plugin("centerface"), _new_plugin("centerface")
     first.prepare()
@@ -162,12 +162,12 @@ def test_only_known_files_are_checked(home):
 
     planted = home / "yolov8n-face.pt"
     planted.write_bytes(b"planted, not deepface's")
-    assert weights.verify(planted) is False
-    assert weights.verify(home / CENTERFACE) is False  # missing: deepface downloads it
+    assert weights.check_file(planted) is False
+    assert weights.check_file(home / CENTERFACE) is False  # missing: deepface downloads it
     wrong = home / CENTERFACE
     wrong.write_bytes(b"not centerface")
     with pytest.raises(DetectorUnavailableError):
-        weights.verify(wrong)
+        weights.check_file(wrong)
 
 
 def test_unknown_files_are_not_checked_when_turned_off(home, unchecked):
@@ -175,7 +175,7 @@ def test_unknown_files_are_not_checked_when_turned_off(home, unchecked):
 
     wrong = home / CENTERFACE
     wrong.write_bytes(b"not centerface")
-    assert weights.verify(wrong) is False
+    assert weights.check_file(wrong) is False
 
 
 # -- a sha256 mismatch --------------------------------------------------------------------

@@ -352,6 +352,46 @@ class CompatLayer(Protocol):
         """Upstream's result dict for one face from each action's prediction for it."""
         ...
 
+    # -- verify ---------------------------------------------------------------------------
+    VERIFY_DEFAULTS: dict[str, Any]
+    """Upstream ``verify``'s keyword arguments besides the two images, with defaults."""
+
+    def reference_verify(self, img1: Any, img2: Any, **kwargs: Any) -> dict[str, Any]:
+        """Upstream's own ``verify`` of one pair, unpatched."""
+        ...
+
+    def embedding_distance(self, a: Any, b: Any, distance_metric: Any) -> float:
+        """Upstream's distance between two embeddings, as ``verify`` takes it."""
+        ...
+
+    def check_verify_embedding(self, value: list[Any], index: int, model_name: str, dims: int, silent: bool) -> None:
+        """Upstream ``verify``'s checks of a pre-calculated embedding (``img{index}_path``)."""
+        ...
+
+    # -- find's representations datastore -------------------------------------------------
+    FIND_BUILD: bool
+    """Whether ``find``'s datastore build goes through the engine on this release."""
+
+    def datastore_store(self, args: dict[str, Any]) -> tuple[Any, str, str]:
+        """The store, datastore path and format of upstream's datastore load or save call."""
+        ...
+
+    def read_datastore(self, store: Any, datastore_path: str, datastore_format: str) -> list[dict[str, Any]]:
+        """The rows of ``find``'s datastore file, read by upstream's own reader."""
+        ...
+
+    def serialize_datastore(self, representations: list[dict[str, Any]], datastore_format: str) -> bytes:
+        """``find``'s datastore file's bytes, by upstream's own writer."""
+        ...
+
+    def is_local_store(self, store: Any) -> bool:
+        """Whether ``store`` is upstream's store for a local folder."""
+        ...
+
+    def log_error(self, message: str) -> None:
+        """An error line in deepface's own log."""
+        ...
+
 
 def installed_version() -> str | None:
     """The installed deepface version, read without importing deepface."""

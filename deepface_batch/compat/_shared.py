@@ -32,6 +32,8 @@ from deepface.models.Detector import DetectedFace, FacialAreaRegion
 from deepface.models.FacialRecognition import FacialRecognition
 from deepface.modules import demography, detection, modeling, preprocessing, representation, verification
 from deepface.modules.exceptions import (
+    DataTypeError,
+    DimensionMismatchError,
     FaceNotDetected,
     ImgNotFound,
     SpoofDetected,
@@ -50,17 +52,27 @@ __all__ = [
     "ATTRIBUTE_MODELS",
     "DETECTORS",
     "EXTRACT_FACES_DEFAULTS",
+    "FIND_BUILD",
     "FacialAreaRegion",
     "FacialRecognition",
     "RECOGNITION_MODELS",
     "REPRESENT_DEFAULTS",
+    "VERIFY_DEFAULTS",
     "add_border",
     "analyze_entry",
     "analyze_input",
     "build_attribute_model",
     "check_actions",
     "check_spoof",
+    "check_verify_embedding",
+    "datastore_store",
+    "embedding_distance",
+    "is_local_store",
+    "log_error",
+    "read_datastore",
+    "serialize_datastore",
     "reference_analyze",
+    "reference_verify",
     "build_detector",
     "build_recognition_model",
     "clamp_expand_percentage",
@@ -540,3 +552,98 @@ def analyze_entry(actions: list[str], predictions: dict[str, Any], img_obj: dict
         obj["region"] = img_obj["facial_area"]
         obj["face_confidence"] = img_obj["confidence"]
     return obj
+
+
+# -- verify ---------------------------------------------------------------------------------
+
+#: Keyword arguments of upstream's ``verification.verify`` besides the two images.
+VERIFY_DEFAULTS: dict[str, Any] = {
+    "model_name": "VGG-Face",
+    "detector_backend": "opencv",
+    "distance_metric": "cosine",
+    "enforce_detection": True,
+    "align": True,
+    "expand_percentage": 0,
+    "normalization": "base",
+    "silent": False,
+    "threshold": None,
+    "anti_spoofing": False,
+}
+
+
+def reference_verify(img1: Any, img2: Any, **kwargs: Any) -> dict[str, Any]:
+    """Upstream's own ``verify`` of one pair, unpatched."""
+    original = getattr(verification.verify, "__wrapped__", verification.verify)
+    return original(img1, img2, **kwargs)
+
+
+def embedding_distance(a: Any, b: Any, distance_metric: Any) -> float:
+    """Upstream's distance between two embeddings, as ``verify`` takes it."""
+    return float(verification.find_distance(a, b, distance_metric))
+
+
+def check_verify_embedding(value: list[Any], index: int, model_name: str, dims: int, silent: bool) -> None:
+    """Upstream ``verify``'s checks of a pre-calculated embedding given as ``img{index}_path``
+    (restated from its ``extract_embeddings_and_facial_areas``): ``DataTypeError`` for an
+    item that is not a number, ``DimensionMismatchError`` for the wrong length."""
+    if not all(isinstance(dim, (float, int)) for dim in value):
+        raise DataTypeError(f"When passing img{index}_path as a list, ensure that all its items are of type float.")
+    if silent is False:
+        logger.warn(
+            f"You passed {index}-th image as pre-calculated embeddings."
+            "Please ensure that embeddings have been calculated"
+            f" for the {model_name} model."
+        )
+    if len(value) != dims:
+        raise DimensionMismatchError(
+            f"embeddings of {model_name} should have {dims} dimensions,"
+            f" but {index}-th image has {len(value)} dimensions input"
+        )
+
+
+# -- find's representations datastore -----------------------------------------------------
+
+#: Whether ``find``'s datastore build goes through the engine on this release: its layout
+#: (``recognition.__find_bulk_embeddings(store, employees, ...)``, the file store and
+#: ``__load_representations`` / ``__save_representations(store, datastore_path,
+#: datastore_format, ...)``) is 0.0.103's; older releases keep upstream's own build.
+FIND_BUILD = False
+
+
+def _recognition() -> Any:
+    from deepface.modules import recognition
+
+    return recognition
+
+
+def datastore_store(args: dict[str, Any]) -> tuple[Any, str, str]:
+    """The file store, datastore path and format of a call to upstream's
+    ``__load_representations`` or ``__save_representations``, by argument name."""
+    return args["store"], args["datastore_path"], args["datastore_format"]
+
+
+def read_datastore(store: Any, datastore_path: str, datastore_format: str) -> list[dict[str, Any]]:
+    """The rows of ``find``'s datastore file, read by upstream's own reader."""
+    load = getattr(_recognition(), "__load_representations")
+    load = getattr(load, "__wrapped__", load)
+    return load(store=store, datastore_path=datastore_path, datastore_format=datastore_format)
+
+
+def serialize_datastore(representations: list[dict[str, Any]], datastore_format: str) -> bytes:
+    """``find``'s datastore file's bytes for ``representations``, by upstream's own writer."""
+    recognition = _recognition()
+    if datastore_format == "npz":
+        return getattr(recognition, "__serialize_npz")(representations)
+    return getattr(recognition, "__serialize_arrow")(representations, datastore_format)
+
+
+def is_local_store(store: Any) -> bool:
+    """Whether ``store`` is upstream's store for a local folder (not S3, not FTP)."""
+    from deepface.modules.filestore import LocalFileStore
+
+    return isinstance(store, LocalFileStore)
+
+
+def log_error(message: str) -> None:
+    """An error line in deepface's own log, as upstream logs one."""
+    logger.error(message)

@@ -38,6 +38,9 @@ RECOGNITION_MODULES: dict[str, str] = {
 
 REPRESENT_UPSTREAM_ONLY: dict[str, object] = {}
 
+#: find's datastore build through the engine: this layout's file store and datastore
+FIND_BUILD = True
+
 
 def backend_engine() -> str:
     """The engine deepface runs on: ``onnx``, ``tensorflow`` or ``pytorch``."""

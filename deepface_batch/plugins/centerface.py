@@ -179,7 +179,7 @@ class CenterFacePlugin(UpstreamDetectorPlugin):
         from deepface.models.face_detection import CenterFace
 
         path = weight_utils.download_weights_if_necessary(file_name=FILE_NAME, source_url=CenterFace.WEIGHTS_URL)
-        weights.verify(path)  # downloaded just now, or already checked (cached)
+        weights.check_file(path)  # downloaded just now, or already checked (cached)
         try:
             session = dynamic_session(path)
         except Exception as err:
