@@ -7,7 +7,8 @@ loses them all. With deepface patched, upstream's ``find`` runs as it is (its li
 hashes, ``refresh_database``, formats, search) and only its build is replaced:
 
     the files to embed, in name order -> batched represent (the same plugins, models and
-    tolerances) -> upstream's rows (identity, hash, embedding, target box), in order
+    tolerances, and what ``patch(...)`` set: ``batch_size``, ``detect_without_border``, ...)
+    -> upstream's rows (identity, hash, embedding, target box), in order
 
 Every ``save_seconds`` (:mod:`deepface_batch.config`, 60 by default) and when the build is
 interrupted (Ctrl-C, an exception), the datastore file is written with the rows done so
@@ -143,9 +144,12 @@ def build(
     """The datastore rows of ``employees`` (upstream's ``__find_bulk_embeddings``), batched,
     with the datastore saved as it goes. ``upstream``: arguments a later release may add,
     at their defaults (their names are checked against upstream's signature on patching)."""
+    from deepface_batch import patching
     from deepface_batch.representation import iter_represent  # imports deepface: late
 
     layer = compat.get()
+    # what patch(...) set for batches: batch_size, batch_mode, prefetch, detect_without_border
+    settings = {k: v for k, v in patching.settings().items() if k not in ("errors", "progress")}
     ordered = sorted(employees)
     todo = set(ordered)
     listed = set(store.list_images())
@@ -180,6 +184,7 @@ def build(
         normalization=normalization,
         errors="return",
         progress=lambda done, total: bar.update(done - bar.n),
+        **settings,
     )
     rows: list[dict[str, Any]] = []
     every = config.default("save_seconds")

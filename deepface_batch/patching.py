@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from deepface_batch import compat, datastore, inputs
+from deepface_batch import compat, database, datastore, inputs
 from deepface_batch.errors import UnsupportedDeepfaceVersion
 
 __all__ = [
@@ -176,7 +176,17 @@ TARGETS: dict[str, dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]]
         "__save_representations": datastore.wrap_save_representations,
         "__find_bulk_embeddings": datastore.wrap_find_bulk_embeddings,
     },
+    # register's list streamed into the database (deepface_batch.database), inserted as it
+    # goes; search's (and register's) represent, which the module took by name on import
+    "deepface.modules.datastore": {"__register": database.wrap_register, "represent": _wrap_represent},
 }
+
+
+def _present(module_name: str, module: Any) -> list[str]:
+    """The attributes of ``TARGETS[module_name]`` that ``module`` has: a release without
+    one (its compat layer's ``ABSENT_TARGETS``, which a test holds to this) keeps
+    upstream's own code there."""
+    return [attribute for attribute in TARGETS.get(module_name, {}) if hasattr(module, attribute)]
 
 
 def hook_active() -> bool:
@@ -204,7 +214,8 @@ def patch_module(module_name: str) -> bool:
     module = sys.modules.get(module_name) or importlib.import_module(module_name)
     changed = False
     with _lock:
-        for attribute, factory in TARGETS.get(module_name, {}).items():
+        for attribute in _present(module_name, module):
+            factory = TARGETS[module_name][attribute]
             current = getattr(module, attribute)
             if is_wrapper(current):
                 continue
@@ -263,11 +274,11 @@ def unpatch() -> bool:
     """
     changed = False
     with _lock:
-        for module_name, attributes in TARGETS.items():
+        for module_name in TARGETS:
             module = sys.modules.get(module_name)
             if module is None:
                 continue
-            for attribute in attributes:
+            for attribute in _present(module_name, module):
                 current = getattr(module, attribute)
                 if is_wrapper(current):
                     setattr(module, attribute, current.__wrapped__)
@@ -284,9 +295,9 @@ def unpatch() -> bool:
 
 def is_patched() -> bool:
     """Whether every target deepface attribute is currently wrapped."""
-    for module_name, attributes in TARGETS.items():
+    for module_name in TARGETS:
         module = sys.modules.get(module_name)
-        if module is None or not all(is_wrapper(getattr(module, a)) for a in attributes):
+        if module is None or not all(is_wrapper(getattr(module, a)) for a in _present(module_name, module)):
             return False
     return True
 

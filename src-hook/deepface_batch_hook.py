@@ -18,6 +18,7 @@ TARGETS = frozenset(
         "deepface.modules.representation",
         "deepface.modules.demography",
         "deepface.modules.recognition",
+        "deepface.modules.datastore",
     }
 )
 DISABLE_ENV = "DEEPFACE_BATCH_DISABLE"

@@ -188,6 +188,20 @@ def test_get_returns_the_installed_module():
     assert layer.VERSION == installed
 
 
+def test_absent_targets_are_the_targets_the_installed_release_lacks():
+    """patching skips a target attribute the installed deepface does not have; the compat
+    layer declares which those are, so a misspelt target cannot be skipped unseen."""
+    from deepface_batch import patching
+
+    missing = {
+        f"{module}:{attribute}"
+        for module, attributes in patching.TARGETS.items()
+        for attribute in attributes
+        if not hasattr(importlib.import_module(module), attribute)
+    }
+    assert missing == compat.get().ABSENT_TARGETS
+
+
 def test_conformance_check_catches_a_broken_module():
     """The checks above can fail: a module missing a member, a constant of another type,
     a function renaming, reordering or dropping a parameter, or changing a default."""

@@ -67,7 +67,7 @@ class TestBuiltinPlugins(DetectorContract):
                 return api.extract_faces([images[index], images[index]], batch_size=1, **kwargs)[0]
             return api.extract_faces(images[index], **kwargs)
 
-        order = [i % len(images) for i in range(3 * len(images))]
+        order = [i % len(images) for i in range(2 * len(images))]  # each image twice, four threads
         with ThreadPoolExecutor(max_workers=4) as pool:
             got = list(pool.map(call, order))
         testing.assert_results_close(got, [want[i] for i in order], plugin.tolerance)

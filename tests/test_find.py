@@ -215,3 +215,19 @@ def test_a_failed_save_leaves_the_file_as_it_was(tmp_path, monkeypatch):
     assert datastore_file(db).read_bytes() == before
     assert not list(db.glob("*.partial"))
     assert np.load(datastore_file(db))["embedding"].shape[0] == 2  # img5's face, img11's
+
+
+def test_the_patch_settings_reach_the_build(tmp_path, monkeypatch):
+    db = folder(tmp_path / "db", PHOTOS[:2])
+    seen: list[dict] = []
+    original = representation.iter_represent
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(representation, "iter_represent", recording)
+    with deepface_batch.patched(batch_size=1, detect_without_border=True):
+        find(db)
+    # the build's call first (then the query's own, through the patched represent)
+    assert (seen[0]["batch_size"], seen[0]["detect_without_border"], seen[0]["errors"]) == (1, True, "return")

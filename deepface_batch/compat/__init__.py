@@ -392,6 +392,14 @@ class CompatLayer(Protocol):
         """An error line in deepface's own log."""
         ...
 
+    # -- register's database backends -----------------------------------------------------
+    ABSENT_TARGETS: frozenset[str]
+    """The ``patching.TARGETS`` attributes (``"module:attribute"``) this release lacks."""
+
+    def stores_attributes(self, database_type: str) -> bool:
+        """Whether ``register`` stores analyze's attributes with each face there."""
+        ...
+
 
 def installed_version() -> str | None:
     """The installed deepface version, read without importing deepface."""

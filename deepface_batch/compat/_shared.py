@@ -49,6 +49,7 @@ __all__ = [
     "ANALYZE_ACTIONS",
     "ANALYZE_DEFAULTS",
     "ATTRIBUTE_LABELS",
+    "ABSENT_TARGETS",
     "ATTRIBUTE_MODELS",
     "DETECTORS",
     "EXTRACT_FACES_DEFAULTS",
@@ -71,6 +72,7 @@ __all__ = [
     "log_error",
     "read_datastore",
     "serialize_datastore",
+    "stores_attributes",
     "reference_analyze",
     "reference_verify",
     "build_detector",
@@ -647,3 +649,19 @@ def is_local_store(store: Any) -> bool:
 def log_error(message: str) -> None:
     """An error line in deepface's own log, as upstream logs one."""
     logger.error(message)
+
+
+# -- register's database backends ---------------------------------------------------------
+
+#: The attributes ``patching.TARGETS`` names (``"module:attribute"``) that this release
+#: does not have, so they are not wrapped: register's ``datastore.__register(db_client,
+#: img, img_name, ...)`` is 0.0.102's layout; older releases keep upstream's own register.
+ABSENT_TARGETS: frozenset[str] = frozenset({"deepface.modules.datastore:__register"})
+
+
+def stores_attributes(database_type: str) -> bool:
+    """Whether ``register`` stores analyze's attributes with each face in a database of
+    ``database_type`` (the graph databases): upstream's own code does it."""
+    from deepface.modules.database.inventory import database_inventory
+
+    return bool(database_inventory[database_type]["is_graph_db"] is True)

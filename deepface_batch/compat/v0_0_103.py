@@ -41,6 +41,9 @@ REPRESENT_UPSTREAM_ONLY: dict[str, object] = {}
 #: find's datastore build through the engine: this layout's file store and datastore
 FIND_BUILD = True
 
+#: register's list streams into the database through the engine: every target is here
+ABSENT_TARGETS = frozenset[str]()
+
 
 def backend_engine() -> str:
     """The engine deepface runs on: ``onnx``, ``tensorflow`` or ``pytorch``."""
