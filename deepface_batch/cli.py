@@ -4,6 +4,7 @@
     deepface-batch represent 'shots/*.png' -o faces.parquet --model Facenet
     deepface-batch analyze photos/ -o faces.csv --actions emotion,age
     deepface-batch video clip.mp4 -o faces.csv --every 5 --annotate boxes.mp4
+    deepface-batch register photos/ --database sqlite:faces.db --model Dlib
     deepface-batch backends
     deepface-batch parity --detector opencv,ssd
     deepface-batch parity --upstream-tests deepface/tests/unit
@@ -11,7 +12,8 @@
 
 Argument parsing only: each subcommand is one call into a public module, the same call a
 program makes (:func:`deepface_batch.jobs.run`, :func:`deepface_batch.ray.run_job`,
-:func:`deepface_batch.registry.backends_report`, :mod:`deepface_batch.parity`,
+:func:`deepface_batch.registry.backends_report`,
+:func:`deepface_batch.database.register_files`, :mod:`deepface_batch.parity`,
 :mod:`deepface_batch.demo`); the defaults are :mod:`deepface_batch.config`'s. Exit
 status: 0 when every input went through, 1 when some failed, 2 for a usage error, 130 on
 Ctrl-C.
@@ -121,7 +123,12 @@ def _run_job(args: argparse.Namespace) -> int:
         # jobs.UsageError: nothing was written; the others: a backend or model that cannot
         # run here, an unopenable video, found as the run started
         return _error(str(err))
-    if not args.quiet:
+    return _finished(summary, args.quiet)
+
+
+def _finished(summary, quiet: bool) -> int:  # summary: jobs.Summary
+    """The summary line (unless ``quiet``) and the exit status of a run."""
+    if not quiet:
         print(f"deepface-batch: {summary.line()}", file=sys.stderr)
     return FAILED if summary.failures else OK
 
@@ -201,6 +208,61 @@ def _add_batch_size(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# --- register ----------------------------------------------------------------------------
+
+
+def _register(args: argparse.Namespace) -> int:
+    from deepface_batch import database
+    from deepface_batch.errors import DeepfaceBatchError
+
+    try:
+        summary = database.register_files(
+            args.paths,
+            args.database,
+            args.model,
+            args.detector,
+            batch_size=args.batch_size,
+            align=args.align,
+            expand_percentage=args.expand_percentage,
+            enforce_detection=args.enforce_detection,
+            detect_without_border=args.detect_without_border,
+            resume=args.resume,
+            quiet=args.quiet,
+        )
+    except KeyboardInterrupt:
+        print("deepface-batch: interrupted; the images done are in the database (--resume goes on)", file=sys.stderr)
+        return INTERRUPTED
+    except (DeepfaceBatchError, ValueError, OSError, ImportError) as err:
+        return _error(str(err))
+    return _finished(summary, args.quiet)
+
+
+def _add_register_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders (recursively) and globs")
+    parser.add_argument(
+        "--database",
+        required=True,
+        metavar="TYPE:DETAILS",
+        help="sqlite:PATH, postgres:URI or another of deepface's database types",
+    )
+    model, detector = config.DEFAULTS["model_name"].value, config.DEFAULTS["detector_backend"].value
+    parser.add_argument("--model", default=model, help=f"recognition model (default: {model})")
+    parser.add_argument("--detector", default=detector, help=f"detector backend (default: {detector})")
+    _add_batch_size(parser)
+    parser.add_argument("--align", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--expand-percentage", type=int, default=0)
+    parser.add_argument(
+        "--enforce-detection",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="an image without a face is counted and not inserted (default: on, as upstream's register); "
+        "--no-enforce-detection inserts the whole image as its face, as upstream does",
+    )
+    parser.add_argument("--detect-without-border", action="store_true", help="as for extract")
+    parser.add_argument("--resume", action="store_true", help="skip images the database already holds")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar, messages or summary")
+
+
 # --- backends, parity, demo --------------------------------------------------------------
 
 
@@ -261,6 +323,9 @@ def build_parser(prog: str = "deepface-batch") -> argparse.ArgumentParser:
     video = sub.add_parser("video", help="faces (and embeddings, with --model) in every frame of videos")
     _add_job_arguments(video, video=True)
     video.set_defaults(run=_run_job)
+    register = sub.add_parser("register", help="faces of images into a database (sqlite, postgres, ...), as they go")
+    _add_register_arguments(register)
+    register.set_defaults(run=_register)
     backends = sub.add_parser("backends", help="every detector backend, its batching, and whether it runs here")
     backends.set_defaults(run=_backends)
     parity = sub.add_parser(

@@ -8,6 +8,7 @@ Real photos (deepface's own test set), centerface and Dlib (real weights); upstr
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import uuid
 
@@ -155,8 +156,7 @@ def test_a_list_gives_upstreams_records_inserted_as_it_goes(db, monkeypatch):
         assert tolerance.holds(row[-1], expected[-1])
 
 
-def test_what_was_inserted_before_a_failure_stays(db, monkeypatch):
-    monkeypatch.setattr(database, "INSERT_EVERY", 1)
+def test_what_was_inserted_before_a_failure_stays(db):
     blank = np.zeros((240, 320, 3), np.uint8)  # no face: upstream's enforce_detection error
     images = [PHOTOS[0], PHOTOS[2], blank, PHOTOS[3]]
     theirs, ours = db.new("theirs"), db.new("ours")
@@ -238,3 +238,38 @@ def test_search_with_a_list_is_one_batched_pass_with_upstreams_matches(db, monke
             assert {k: v for k, v in match.items() if k not in ("distance", "confidence")} == {
                 k: v for k, v in expected.items() if k not in ("distance", "confidence")
             }
+
+
+def test_the_command_registers_a_folder_names_failures_and_resumes(tmp_path, sqlite_db, capsys):
+    import cv2
+
+    from deepface_batch import cli
+
+    photos = tmp_path / "photos"
+    (photos / "sub dir").mkdir(parents=True)
+    cv2.imwrite(str(photos / "blank.png"), np.zeros((240, 320, 3), np.uint8))  # no face
+    (photos / "broken.jpg").write_bytes(b"not an image")
+    shutil.copy(PHOTOS[0], photos / "img5.jpg")
+    shutil.copy(PHOTOS[1], photos / "sub dir" / "cöuple été.jpg")  # any name the system can open
+    details = sqlite_db.new("faces")
+    command = ["register", str(photos), "--database", f"sqlite:{details}", "--model", "Dlib"]
+    command += ["--detector", "centerface"]
+    assert cli.main(command) == cli.FAILED
+    stderr = capsys.readouterr().err
+    assert "broken.jpg" in stderr and "img5.jpg" not in stderr
+    assert "4 images, 3 faces, 1 without a face, 1 failed" in stderr
+    names = [row[0] for row in sqlite_db.rows(details)]
+    couple = str(photos / "sub dir" / "cöuple été.jpg")
+    assert sorted(names) == sorted([str(photos / "img5.jpg"), couple, couple])
+    # an image added, and the run again: only what the database does not hold is embedded
+    shutil.copy(PHOTOS[2], photos / "img11.jpg")
+    assert cli.main([*command, "--resume"]) == cli.FAILED  # broken.jpg is still broken
+    assert "3 images, 1 faces, 1 without a face, 1 failed, 2 skipped" in capsys.readouterr().err
+    assert [row[0] for row in sqlite_db.rows(details)] == [*names, str(photos / "img11.jpg")]
+
+
+def test_the_command_refuses_a_database_without_a_type(capsys):
+    from deepface_batch import cli
+
+    assert cli.main(["register", "photos/", "--database", "faces.db"]) == cli.USAGE
+    assert "TYPE:DETAILS" in capsys.readouterr().err

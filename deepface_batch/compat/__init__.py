@@ -400,6 +400,14 @@ class CompatLayer(Protocol):
         """Whether ``register`` stores analyze's attributes with each face there."""
         ...
 
+    def connect_database(self, database_type: str, connection_details: Any) -> Any:
+        """Upstream's client for a database of ``database_type``."""
+        ...
+
+    def is_no_face(self, error: BaseException) -> bool:
+        """Whether ``error`` is upstream's "no face was detected"."""
+        ...
+
 
 def installed_version() -> str | None:
     """The installed deepface version, read without importing deepface."""

@@ -69,6 +69,8 @@ __all__ = [
     "datastore_store",
     "embedding_distance",
     "is_local_store",
+    "connect_database",
+    "is_no_face",
     "log_error",
     "read_datastore",
     "serialize_datastore",
@@ -665,3 +667,15 @@ def stores_attributes(database_type: str) -> bool:
     from deepface.modules.database.inventory import database_inventory
 
     return bool(database_inventory[database_type]["is_graph_db"] is True)
+
+
+def connect_database(database_type: str, connection_details: Any) -> Any:
+    """Upstream's client for a database (``register``'s and ``search``'s own connect)."""
+    from deepface.modules import datastore
+
+    return getattr(datastore, "__connect_database")(database_type=database_type, connection_details=connection_details)
+
+
+def is_no_face(error: BaseException) -> bool:
+    """Whether ``error`` is upstream's "no face was detected" (``enforce_detection``)."""
+    return isinstance(error, FaceNotDetected)
