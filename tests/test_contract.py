@@ -17,6 +17,9 @@ from deepface_batch.testing import DetectorContract
 from tests.support import photos, planting
 from tests.support.environment import WEIGHTS_DIR, real_weight, require
 
+#: planted networks that cost a second or more an image on 2 cores (CI's time)
+SLOW = frozenset({"retinaface", "yolov8n", "yolov11n", "yolov12n"})
+
 #: random weights score every box low; upstream reads this threshold from the environment
 PLANTED_YOLO_CONFIDENCE = "0.03"
 
@@ -47,6 +50,14 @@ class TestBuiltinPlugins(DetectorContract):
                 environment.setenv("YOLO_MIN_DETECTION_CONFIDENCE", PLANTED_YOLO_CONFIDENCE)
             plugin.prepare()
             yield plugin
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def mixed_size_images(cls, plugin):
+        """The mixed sizes; for the backends whose planted networks cost a second or more an
+        image on 2 cores, three of them (300 x 300, a pair of faces, a faceless one)."""
+        images = samples.mixed_images()
+        return [images[1], images[3], images[4]] if plugin.name in SLOW else images
 
     @pytest.fixture(scope="class")
     @classmethod

@@ -51,11 +51,15 @@ def assert_same_faces(got, want, tolerance, where):
 def test_batched_matches_upstream_single_image(model_name, inputs10):
     recognition_model(model_name)
     embedder = embedding.get_embedder(model_name)
+    # the two largest networks (VGG-Face, DeepFace: seconds a stack on 2 cores): the four
+    # frames (one face, flipped, two, none) and two of the mixed sizes (one face, a pair)
+    heavy = model_name in ("VGG-Face", "DeepFace")
+    inputs = [*inputs10[:4], inputs10[4], inputs10[7]] if heavy else inputs10
     options = dict(model_name=model_name, detector_backend=DETECTOR, enforce_detection=False)
-    got = deepface_batch.represent(inputs10, batch_size=4, **options)
-    want = [upstream(img, **options) for img in inputs10]
+    got = deepface_batch.represent(inputs, batch_size=4, **options)
+    want = [upstream(img, **options) for img in inputs]
 
-    assert len(got) == len(inputs10)
+    assert len(got) == len(inputs)
     for i, (faces, reference) in enumerate(zip(got, want)):
         assert_same_faces(faces, reference, embedder.tolerance, f"input {i}")
     # The comparison can fail: different faces are far apart next to the tolerance.
